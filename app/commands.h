@@ -1,0 +1,22 @@
+/*
+ * The knseg subcommands. Each lives in its own app/<name>.c and has the signature of
+ * struct command's run: it parses its own options, prints its own --help, and returns
+ * the process exit status (0 success, 1 failure with a one-line message already printed,
+ * 2 bad usage).
+ */
+#ifndef KNSEG_APP_COMMANDS_H
+#define KNSEG_APP_COMMANDS_H
+
+struct command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+/* Prints "knseg: <message>" to stderr and returns 1 (for `return die(...)`). */
+int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "knseg <cmd>: <message>" and a hint to see --help; returns 2. */
+int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * knseg: the program entry point and its table of subcommands (git style:
+ * `knseg <command> [options]`). Each command is in app/<command>.c.
+ */
+#include "app/commands.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define KNSEG_VERSION "0.1.0"
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("knseg %s\n", KNSEG_VERSION);
+	return 0;
+}
+
+static const struct command commands[] = {
+	{"version", "print the version", cmd_version},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+int die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("knseg: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+int usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "knseg %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'knseg %s --help')\n", cmd);
+	return 2;
+}
+
+static void print_usage(FILE *out)
+{
+	fprintf(out, "usage: knseg <command> [options]\n\n"
+		     "Semantic segmentation with kernel-normalized networks.\n\ncommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\n'knseg <command> --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		print_usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version"))
+		return cmd_version(0, NULL);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "knseg: '%s' is not a command (see 'knseg --help')\n", argv[1]);
+	return 2;
+}

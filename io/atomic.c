@@ -1,0 +1,129 @@
+/* Atomic file writing through a temporary file and rename. See atomic.h. */
+#include "io/atomic.h"
+#include "io/alloc.h"
+#include "io/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int atomic_open(struct atomic_file *af, const char *path)
+{
+	size_t len = strlen(path);
+	int fd;
+
+	af->f = NULL;
+	af->path = xmalloc(len + 1);
+	memcpy(af->path, path, len + 1);
+	af->tmp_path = xmalloc(len + sizeof(".tmp.XXXXXX"));
+	memcpy(af->tmp_path, path, len);
+	memcpy(af->tmp_path + len, ".tmp.XXXXXX", sizeof(".tmp.XXXXXX"));
+	fd = mkstemp(af->tmp_path);
+	if (fd < 0) {
+		int err = errno;
+
+		free(af->path);
+		free(af->tmp_path);
+		return kn_error(KN_EIO, "cannot create '%s': %s", path, strerror(err));
+	}
+	/* mkstemp makes the file 0600; give it the usual permissions a new file gets. */
+	{
+		mode_t mask = umask(0);
+
+		umask(mask);
+		fchmod(fd, 0666 & ~mask);
+	}
+	af->f = fdopen(fd, "wb");
+	if (!af->f) {
+		int err = errno;
+
+		close(fd);
+		unlink(af->tmp_path);
+		free(af->path);
+		free(af->tmp_path);
+		return kn_error(KN_EIO, "cannot open '%s': %s", path, strerror(err));
+	}
+	return 0;
+}
+
+static void release(struct atomic_file *af)
+{
+	free(af->path);
+	free(af->tmp_path);
+	af->path = af->tmp_path = NULL;
+	af->f = NULL;
+}
+
+static void sync_parent_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd;
+
+	if (!slash) {
+		dir = xmalloc(2);
+		strcpy(dir, ".");
+	} else {
+		size_t n = (size_t)(slash - path);
+
+		dir = xmalloc(n + 2);
+		memcpy(dir, path, n ? n : 1);
+		dir[n ? n : 1] = '\0';
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd >= 0) {
+		fsync(fd); /* best effort: some file systems refuse fsync on folders */
+		close(fd);
+	}
+	free(dir);
+}
+
+int atomic_commit(struct atomic_file *af)
+{
+	int err = 0;
+
+	if (fflush(af->f) != 0 || ferror(af->f))
+		err = errno ? errno : EIO;
+	else if (fsync(fileno(af->f)) != 0)
+		err = errno;
+	if (fclose(af->f) != 0 && !err)
+		err = errno ? errno : EIO;
+	af->f = NULL;
+	if (!err && rename(af->tmp_path, af->path) != 0)
+		err = errno;
+	if (err) {
+		unlink(af->tmp_path);
+		kn_error(KN_EIO, "cannot write '%s': %s", af->path, strerror(err));
+		release(af);
+		return KN_EIO;
+	}
+	sync_parent_dir(af->path);
+	release(af);
+	return 0;
+}
+
+void atomic_abort(struct atomic_file *af)
+{
+	if (af->f)
+		fclose(af->f);
+	unlink(af->tmp_path);
+	release(af);
+}
+
+int atomic_write_file(const char *path, const void *data, size_t len)
+{
+	struct atomic_file af;
+
+	if (atomic_open(&af, path) < 0)
+		return KN_EIO;
+	if (len && fwrite(data, 1, len, af.f) != len) {
+		int err = errno;
+
+		atomic_abort(&af);
+		return kn_error(KN_EIO, "cannot write '%s': %s", path, strerror(err));
+	}
+	return atomic_commit(&af);
+}

@@ -1,0 +1,49 @@
+/* Whole-file reading. See file.h. */
+#include "io/file.h"
+#include "io/alloc.h"
+#include "io/error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int file_read_all(const char *path, unsigned char **data, size_t *len)
+{
+	struct stat st;
+	unsigned char *buf;
+	size_t n;
+	FILE *f = fopen(path, "rb");
+
+	if (!f)
+		return kn_error(KN_EIO, "cannot open '%s': %s", path, strerror(errno));
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		return kn_error(KN_EIO, "cannot read '%s': not a regular file", path);
+	}
+	if ((unsigned long long)st.st_size >= KN_MAX_FILE_ALLOC) {
+		fclose(f);
+		return kn_error(KN_ENOMEM, "cannot read '%s': file too large (%lld bytes)", path,
+				(long long)st.st_size);
+	}
+	n = (size_t)st.st_size;
+	buf = malloc(n + 1);
+	if (!buf) {
+		fclose(f);
+		return kn_error(KN_ENOMEM, "cannot read '%s': out of memory", path);
+	}
+	if (n && fread(buf, 1, n, f) != n) {
+		int err = ferror(f) ? errno : 0;
+
+		free(buf);
+		fclose(f);
+		return kn_error(KN_EIO, "cannot read '%s': %s", path,
+				err ? strerror(err) : "file changed while reading");
+	}
+	fclose(f);
+	buf[n] = 0;
+	*data = buf;
+	*len = n;
+	return 0;
+}

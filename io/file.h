@@ -1,0 +1,17 @@
+/*
+ * Whole-file reading. Readers in io/ parse from memory (the same code the fuzz targets
+ * drive), so files are loaded with file_read_all first.
+ */
+#ifndef KNSEG_IO_FILE_H
+#define KNSEG_IO_FILE_H
+
+#include <stddef.h>
+
+/*
+ * Reads the whole file at path into a new buffer (*data, freed by the caller with
+ * free()) of *len bytes; one extra zero byte follows the data. Negative with a message
+ * naming the file when it cannot be opened or read, or is larger than KN_MAX_FILE_ALLOC.
+ */
+int file_read_all(const char *path, unsigned char **data, size_t *len);
+
+#endif

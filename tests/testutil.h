@@ -1,0 +1,60 @@
+/*
+ * Helpers shared by the cmocka test programs.
+ *
+ * Include this after cmocka's required headers (testutil.h includes them itself, in the
+ * order cmocka wants). Paths are relative to the repository root, where `make test`
+ * runs every program.
+ */
+#ifndef KNSEG_TESTS_TESTUTIL_H
+#define KNSEG_TESTS_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "io/npy.h"
+
+/*
+ * True when |got - want| <= atol + rtol * |want| for all n elements. Otherwise prints
+ * what, the first few mismatches with their indices and the largest absolute and
+ * relative differences, and returns false. NaN in either array is a mismatch.
+ */
+bool allclose(const char *what, const float *got, const float *want, size_t n, double rtol,
+	      double atol);
+
+/* The same with a double reference (naive double implementations, numerical gradients). */
+bool allclose_d(const char *what, const float *got, const double *want, size_t n,
+		double rtol, double atol);
+
+#define assert_allclose(what, got, want, n, rtol, atol) \
+	assert_true(allclose((what), (got), (want), (n), (rtol), (atol)))
+#define assert_allclose_d(what, got, want, n, rtol, atol) \
+	assert_true(allclose_d((what), (got), (want), (n), (rtol), (atol)))
+
+/*
+ * Loads tests/fixtures/<name>.npy, failing the test with a message when it is missing
+ * or malformed. Free with npy_free().
+ */
+void fixture_load(const char *name, struct npy_array *a);
+
+/* Like fixture_load, and fails unless the shape equals the ndim sizes given. */
+void fixture_load_shape(const char *name, struct npy_array *a, int ndim, ...);
+
+/*
+ * The folder of the shared real data (env KNSEG_SHARED_DATA, else ../shared/data), or
+ * NULL when it is absent. Tests that need it call skip() with a message when NULL.
+ */
+const char *shared_data_dir(void);
+
+/* A fresh empty temporary folder for a test (removed by tmpdir_remove). */
+char *tmpdir_create(void);
+void tmpdir_remove(char *dir);
+
+/* Fills x[0..n) with uniform values in [lo, hi) from a fixed seed. */
+void fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed);
+
+#endif
