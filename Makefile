@@ -7,6 +7,8 @@
 #   make fuzz-run     run each fuzz target for FUZZ_SECONDS
 #   make fixtures     regenerate the PyTorch reference fixtures (needs python3-torch)
 #
+# Benchmark programs (tests/bench_*.c) are built with the tests but never run by them.
+#
 # Toggles: SANITIZE=1 (ASan + UBSan), DEBUG=1 (-O0 -g), OPENMP=0 (no OpenMP).
 # Each combination builds into its own folder under build/, so they never mix.
 #
@@ -42,13 +44,15 @@ TEST_LDLIBS = $(shell pkg-config --libs cmocka)
 LIB_SRC := $(wildcard nets/*.c io/*.c datasets/*.c metrics/*.c)
 APP_SRC := $(wildcard app/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
-TEST_SUPPORT := $(filter-out tests/test_%,$(wildcard tests/*.c))
+BENCH_SRC := $(wildcard tests/bench_*.c)
+TEST_SUPPORT := $(filter-out tests/test_% tests/bench_%,$(wildcard tests/*.c))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 APP_OBJ := $(APP_SRC:%.c=$(B)/%.o)
 SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(B)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+BENCH_BIN := $(BENCH_SRC:tests/%.c=$(B)/tests/%)
 LIB := $(B)/libknseg.a
 PROG := $(B)/knseg
 
@@ -60,7 +64,7 @@ PROG := $(B)/knseg
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(LIB) $(PROG) $(TEST_BIN)
+build: $(LIB) $(PROG) $(TEST_BIN) $(BENCH_BIN)
 
 deps:
 	@scripts/deps.sh
@@ -118,4 +122,4 @@ fixtures: bench-deps
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TEST_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
