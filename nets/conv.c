@@ -1,0 +1,274 @@
+/*
+ * 2-D convolution as im2col + GEMM, and the direct reference loops. See conv.h.
+ *
+ * Per image, with K = cin*kh*kw and P = ho*wo:
+ *
+ *     col = im2col(in)                 (K, P)
+ *     out = weight * col + bias        (cout, P) = (cout, K) * (K, P)
+ *
+ * A 1x1 convolution with stride 1 and no padding needs no im2col: the image (cin, h*w)
+ * already is its column matrix. The workspace holds one image's column matrix (or its
+ * gradient in backward). GEMMs are called outside any OpenMP region so that OpenBLAS
+ * can use its own threads; im2col/col2im and the bias loops run OpenMP threads that
+ * each own the memory they write, so results do not depend on the thread count.
+ */
+#include "nets/conv.h"
+
+#include "io/error.h"
+#include "nets/gemm.h"
+#include "nets/im2col.h"
+
+#include <limits.h>
+
+struct conv_geom conv_geom_make(int n, int cin, int h, int w, int cout, int kh, int kw,
+				int sh, int sw, const int pad[4])
+{
+	struct conv_geom g = {
+		.n = n, .cin = cin, .h = h, .w = w, .cout = cout, .kh = kh, .kw = kw,
+		.sh = sh, .sw = sw, .pad_left = pad[0], .pad_right = pad[1],
+		.pad_top = pad[2], .pad_bottom = pad[3],
+	};
+
+	CHECK(n >= 1 && cin >= 1 && h >= 1 && w >= 1 && cout >= 1);
+	CHECK(kh >= 1 && kw >= 1 && sh >= 1 && sw >= 1);
+	CHECK(pad[0] >= 0 && pad[1] >= 0 && pad[2] >= 0 && pad[3] >= 0);
+	CHECK(h + g.pad_top + g.pad_bottom >= kh && w + g.pad_left + g.pad_right >= kw);
+	g.ho = (h + g.pad_top + g.pad_bottom - kh) / sh + 1;
+	g.wo = (w + g.pad_left + g.pad_right - kw) / sw + 1;
+	/* GEMM dimensions are ints. */
+	CHECK((long long)cin * kh * kw <= INT_MAX && (long long)g.ho * g.wo <= INT_MAX);
+	CHECK((long long)h * w <= INT_MAX);
+	return g;
+}
+
+/* True when the image itself is the column matrix (1x1, stride 1, no padding). */
+static int conv_is_pointwise(const struct conv_geom *g)
+{
+	return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pad_left == 0 &&
+	       g->pad_right == 0 && g->pad_top == 0 && g->pad_bottom == 0;
+}
+
+size_t conv_workspace_floats(const struct conv_geom *g)
+{
+	if (conv_is_pointwise(g))
+		return 0;
+	return (size_t)g->cin * g->kh * g->kw * (size_t)g->ho * g->wo;
+}
+
+/* out (cout, P) <- bias broadcast along each row. */
+static void conv_fill_bias(float *out, const float *bias, int cout, size_t npos)
+{
+#pragma omp parallel for schedule(static)
+	for (int o = 0; o < cout; o++) {
+		float *row = out + (size_t)o * npos;
+
+		for (size_t p = 0; p < npos; p++)
+			row[p] = bias[o];
+	}
+}
+
+/*
+ * out    (n, cout, ho, wo)
+ * in     (n, cin, h, w)
+ * weight (cout, cin, kh, kw)
+ * bias   (cout) or NULL
+ * ws     conv_workspace_floats(g)
+ */
+void conv_forward(float *out, const float *in, const float *weight, const float *bias,
+		  const struct conv_geom *g, float *ws)
+{
+	int k = g->cin * g->kh * g->kw, npos = g->ho * g->wo;
+	size_t in_size = (size_t)g->cin * g->h * g->w, out_size = (size_t)g->cout * npos;
+	int pointwise = conv_is_pointwise(g);
+
+	for (int b = 0; b < g->n; b++) {
+		const float *col = in + b * in_size;
+		float *out_b = out + b * out_size;
+
+		if (!pointwise) {
+			im2col(ws, col, g);
+			col = ws;
+		}
+		if (bias)
+			conv_fill_bias(out_b, bias, g->cout, (size_t)npos);
+		/* out = weight * col (+ bias) */
+		gemm(false, false, g->cout, npos, k, 1.0f, weight, k, col, npos, bias ? 1.0f : 0.0f,
+		     out_b, npos);
+	}
+}
+
+/* dbias (cout) += sum over images and positions of dout (n, cout, P), in double. */
+static void conv_backward_bias(float *dbias, const float *dout, const struct conv_geom *g)
+{
+	size_t npos = (size_t)g->ho * g->wo;
+
+#pragma omp parallel for schedule(static)
+	for (int o = 0; o < g->cout; o++) {
+		double sum = 0;
+
+		for (int b = 0; b < g->n; b++) {
+			const float *row = dout + ((size_t)b * g->cout + o) * npos;
+
+			for (size_t p = 0; p < npos; p++)
+				sum += row[p];
+		}
+		dbias[o] += (float)sum;
+	}
+}
+
+/*
+ * din     (n, cin, h, w) or NULL, accumulated
+ * dweight (cout, cin, kh, kw), accumulated
+ * dbias   (cout) or NULL, accumulated
+ * dout    (n, cout, ho, wo)
+ * in      (n, cin, h, w)
+ * weight  (cout, cin, kh, kw)
+ * ws      conv_workspace_floats(g)
+ */
+void conv_backward(float *din, float *dweight, float *dbias, const float *dout,
+		   const float *in, const float *weight, const struct conv_geom *g, float *ws)
+{
+	int k = g->cin * g->kh * g->kw, npos = g->ho * g->wo;
+	size_t in_size = (size_t)g->cin * g->h * g->w, out_size = (size_t)g->cout * npos;
+	int pointwise = conv_is_pointwise(g);
+
+	/* forward: out = weight * col + bias */
+	if (dbias)
+		conv_backward_bias(dbias, dout, g);
+	for (int b = 0; b < g->n; b++) {
+		const float *col = in + b * in_size, *dout_b = dout + b * out_size;
+
+		if (!pointwise) {
+			im2col(ws, col, g);
+			col = ws;
+		}
+		/* dweight (cout, K) += dout (cout, P) * col^T (P, K) */
+		gemm(false, true, g->cout, k, npos, 1.0f, dout_b, npos, col, npos, 1.0f, dweight,
+		     k);
+		if (!din)
+			continue;
+		/* dcol (K, P) = weight^T (K, cout) * dout (cout, P); then din += col2im(dcol) */
+		if (pointwise) {
+			gemm(true, false, k, npos, g->cout, 1.0f, weight, k, dout_b, npos, 1.0f,
+			     din + b * in_size, npos);
+		} else {
+			gemm(true, false, k, npos, g->cout, 1.0f, weight, k, dout_b, npos, 0.0f, ws,
+			     npos);
+			col2im(din + b * in_size, ws, g);
+		}
+	}
+}
+
+/* The input row (or column) seen by kernel tap t at output index o, or -1 when padded. */
+static int conv_src(int o, int t, int stride, int pad, int size)
+{
+	int s = o * stride - pad + t;
+
+	return s >= 0 && s < size ? s : -1;
+}
+
+void conv_forward_naive(float *out, const float *in, const float *weight, const float *bias,
+			const struct conv_geom *g)
+{
+	for (int b = 0; b < g->n; b++)
+	for (int o = 0; o < g->cout; o++)
+	for (int i = 0; i < g->ho; i++)
+	for (int j = 0; j < g->wo; j++) {
+		double sum = bias ? bias[o] : 0.0;
+
+		for (int c = 0; c < g->cin; c++)
+		for (int ki = 0; ki < g->kh; ki++)
+		for (int kj = 0; kj < g->kw; kj++) {
+			int y = conv_src(i, ki, g->sh, g->pad_top, g->h);
+			int x = conv_src(j, kj, g->sw, g->pad_left, g->w);
+
+			if (y < 0 || x < 0)
+				continue;
+			sum += (double)in[(((size_t)b * g->cin + c) * g->h + y) * g->w + x] *
+			       weight[(((size_t)o * g->cin + c) * g->kh + ki) * g->kw + kj];
+		}
+		out[(((size_t)b * g->cout + o) * g->ho + i) * g->wo + j] = (float)sum;
+	}
+}
+
+/* The output index whose tap t reads input index s, or -1 when none does. */
+static int conv_dst(int s, int t, int stride, int pad, int size_out)
+{
+	int u = s + pad - t;
+
+	return u >= 0 && u % stride == 0 && u / stride < size_out ? u / stride : -1;
+}
+
+/* dweight and dbias: sums over images and output positions. */
+static void conv_naive_dweight(float *dweight, float *dbias, const float *dout,
+			       const float *in, const struct conv_geom *g)
+{
+	size_t in_size = (size_t)g->cin * g->h * g->w, npos = (size_t)g->ho * g->wo;
+
+	for (int o = 0; o < g->cout; o++) {
+		double sb = 0;
+
+		for (int b = 0; b < g->n; b++)
+			for (size_t p = 0; p < npos; p++)
+				sb += dout[((size_t)b * g->cout + o) * npos + p];
+		if (dbias)
+			dbias[o] += (float)sb;
+		for (int c = 0; c < g->cin; c++)
+		for (int ki = 0; ki < g->kh; ki++)
+		for (int kj = 0; kj < g->kw; kj++) {
+			double sum = 0;
+
+			for (int b = 0; b < g->n; b++)
+			for (int i = 0; i < g->ho; i++)
+			for (int j = 0; j < g->wo; j++) {
+				int y = conv_src(i, ki, g->sh, g->pad_top, g->h);
+				int x = conv_src(j, kj, g->sw, g->pad_left, g->w);
+
+				if (y < 0 || x < 0)
+					continue;
+				sum += (double)dout[((size_t)b * g->cout + o) * npos +
+						    (size_t)i * g->wo + j] *
+				       in[b * in_size + ((size_t)c * g->h + y) * g->w + x];
+			}
+			dweight[(((size_t)o * g->cin + c) * g->kh + ki) * g->kw + kj] += (float)sum;
+		}
+	}
+}
+
+/* din: for each input element, the sum over the (o, ki, kj) taps that read it. */
+static void conv_naive_din(float *din, const float *dout, const float *weight,
+			   const struct conv_geom *g)
+{
+	for (int b = 0; b < g->n; b++)
+	for (int c = 0; c < g->cin; c++)
+	for (int y = 0; y < g->h; y++)
+	for (int x = 0; x < g->w; x++) {
+		double sum = 0;
+
+		for (int o = 0; o < g->cout; o++)
+		for (int ki = 0; ki < g->kh; ki++)
+		for (int kj = 0; kj < g->kw; kj++) {
+			int i = conv_dst(y, ki, g->sh, g->pad_top, g->ho);
+			int j = conv_dst(x, kj, g->sw, g->pad_left, g->wo);
+
+			if (i < 0 || j < 0)
+				continue;
+			sum += (double)dout[(((size_t)b * g->cout + o) * g->ho + i) * g->wo + j] *
+			       weight[(((size_t)o * g->cin + c) * g->kh + ki) * g->kw + kj];
+		}
+		din[(((size_t)b * g->cin + c) * g->h + y) * g->w + x] += (float)sum;
+	}
+}
+
+/*
+ * forward: out[b,o,i,j] = bias[o] + sum_{c,ki,kj} in[b,c,i*sh-pt+ki,j*sw-pl+kj] * w[o,c,ki,kj]
+ * Each gradient is the sum over the forward terms that contain it, taken in double and
+ * added once.
+ */
+void conv_backward_naive(float *din, float *dweight, float *dbias, const float *dout,
+			 const float *in, const float *weight, const struct conv_geom *g)
+{
+	conv_naive_dweight(dweight, dbias, dout, in, g);
+	if (din)
+		conv_naive_din(din, dout, weight, g);
+}

@@ -1,0 +1,111 @@
+/*
+ * im2col and its adjoint col2im. See im2col.h.
+ *
+ * Each column-matrix row (c, ki, kj) is written output row by output row: the output
+ * columns j whose input column j*sw - pad_left + kj falls inside the image form one
+ * contiguous range [j0, j1), computed once per row, so the inner loop is a plain copy
+ * (a memcpy at stride 1) with zeros only on the padded margins.
+ */
+#include "nets/im2col.h"
+
+#include <string.h>
+
+/* The output columns [*j0, *j1) whose input column j*sw - pad_left + kj is in [0, w). */
+static void valid_range(int *j0, int *j1, int kj, const struct conv_geom *g)
+{
+	int first = g->pad_left - kj;      /* j*sw >= first */
+	int last = g->w - 1 + g->pad_left - kj; /* j*sw <= last */
+
+	*j0 = first <= 0 ? 0 : (first + g->sw - 1) / g->sw;
+	*j1 = last < 0 ? 0 : last / g->sw + 1;
+	if (*j1 > g->wo)
+		*j1 = g->wo;
+	if (*j1 < *j0)
+		*j1 = *j0;
+}
+
+/* One column-matrix row dst (ho*wo) from one input channel plane src (h, w). */
+static void im2col_row(float *dst, const float *src, int ki, int kj, const struct conv_geom *g)
+{
+	int j0, j1;
+
+	valid_range(&j0, &j1, kj, g);
+	for (int i = 0; i < g->ho; i++) {
+		int ii = i * g->sh - g->pad_top + ki;
+		float *d = dst + (size_t)i * g->wo;
+
+		if (ii < 0 || ii >= g->h || j0 == j1) {
+			memset(d, 0, sizeof(float) * (size_t)g->wo);
+			continue;
+		}
+		const float *s = src + (size_t)ii * g->w + (j0 * g->sw - g->pad_left + kj);
+
+		memset(d, 0, sizeof(float) * (size_t)j0);
+		if (g->sw == 1) {
+			memcpy(d + j0, s, sizeof(float) * (size_t)(j1 - j0));
+		} else {
+			for (int j = j0; j < j1; j++)
+				d[j] = s[(size_t)(j - j0) * g->sw];
+		}
+		memset(d + j1, 0, sizeof(float) * (size_t)(g->wo - j1));
+	}
+}
+
+void im2col(float *col, const float *in, const struct conv_geom *g)
+{
+	int rows = g->cin * g->kh * g->kw;
+	size_t plane = (size_t)g->h * g->w, npos = (size_t)g->ho * g->wo;
+
+#pragma omp parallel for schedule(static)
+	for (int r = 0; r < rows; r++) {
+		int c = r / (g->kh * g->kw), ki = r / g->kw % g->kh, kj = r % g->kw;
+
+		im2col_row(col + (size_t)r * npos, in + (size_t)c * plane, ki, kj, g);
+	}
+}
+
+/* dst (h, w) += the adjoint of im2col_row applied to src (ho*wo). */
+static void col2im_row(float *dst, const float *src, int ki, int kj, const struct conv_geom *g)
+{
+	int j0, j1;
+
+	valid_range(&j0, &j1, kj, g);
+	if (j0 == j1)
+		return;
+	for (int i = 0; i < g->ho; i++) {
+		int ii = i * g->sh - g->pad_top + ki;
+
+		if (ii < 0 || ii >= g->h)
+			continue;
+		const float *s = src + (size_t)i * g->wo;
+		float *d = dst + (size_t)ii * g->w + (j0 * g->sw - g->pad_left + kj);
+
+		if (g->sw == 1) {
+			for (int j = j0; j < j1; j++)
+				d[j - j0] += s[j];
+		} else {
+			for (int j = j0; j < j1; j++)
+				d[(size_t)(j - j0) * g->sw] += s[j];
+		}
+	}
+}
+
+void col2im(float *din, const float *col, const struct conv_geom *g)
+{
+	size_t plane = (size_t)g->h * g->w, npos = (size_t)g->ho * g->wo;
+
+	/*
+	 * One thread per channel: all kh*kw rows of a channel add into the same plane, in
+	 * the fixed order (ki, kj), so the sums do not depend on the thread count.
+	 */
+#pragma omp parallel for schedule(static)
+	for (int c = 0; c < g->cin; c++) {
+		for (int ki = 0; ki < g->kh; ki++) {
+			for (int kj = 0; kj < g->kw; kj++) {
+				size_t r = ((size_t)c * g->kh + ki) * g->kw + kj;
+
+				col2im_row(din + (size_t)c * plane, col + r * npos, ki, kj, g);
+			}
+		}
+	}
+}
