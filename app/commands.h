@@ -13,6 +13,8 @@ struct command {
 	int (*run)(int argc, char **argv);
 };
 
+int cmd_info(int argc, char **argv);
+
 /* Prints "knseg: <message>" to stderr and returns 1 (for `return die(...)`). */
 int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -19,6 +19,7 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const struct command commands[] = {
+	{"info", "print the layer table of a network", cmd_info},
 	{"version", "print the version", cmd_version},
 };
 

@@ -1,0 +1,53 @@
+/* Strict option value parsing. See args.h. */
+#include "app/args.h"
+#include "app/commands.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+int arg_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return usage_error(cmd, "%s '%s' is not an integer in %d..%d", opt, s, lo, hi);
+	*out = (int)v;
+	return 0;
+}
+
+int arg_float(const char *cmd, const char *opt, const char *s, double lo, double hi,
+	      double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
+		return usage_error(cmd, "%s '%s' is not a number in [%g, %g]", opt, s, lo, hi);
+	*out = v;
+	return 0;
+}
+
+int arg_size(const char *cmd, const char *opt, const char *s, int lo, int hi, int *w, int *h)
+{
+	char *end, *end2;
+	long a, b;
+
+	errno = 0;
+	a = strtol(s, &end, 10);
+	if (errno || end == s || (*end != 'x' && *end != 'X'))
+		return usage_error(cmd, "%s '%s' is not of the form WxH", opt, s);
+	b = strtol(end + 1, &end2, 10);
+	if (errno || end2 == end + 1 || *end2)
+		return usage_error(cmd, "%s '%s' is not of the form WxH", opt, s);
+	if (a < lo || a > hi || b < lo || b > hi)
+		return usage_error(cmd, "%s '%s': sides must be in %d..%d", opt, s, lo, hi);
+	*w = (int)a;
+	*h = (int)b;
+	return 0;
+}
