@@ -19,6 +19,7 @@
 #include "nets/im2col.h"
 
 #include <limits.h>
+#include <stdbool.h>
 
 struct conv_geom conv_geom_make(int n, int cin, int h, int w, int cout, int kh, int kw,
 				int sh, int sw, const int pad[4])
@@ -53,6 +54,32 @@ size_t conv_workspace_floats(const struct conv_geom *g)
 	if (conv_is_pointwise(g))
 		return 0;
 	return (size_t)g->cin * g->kh * g->kw * (size_t)g->ho * g->wo;
+}
+
+/*
+ * The inner dimension of one GEMM call. OpenBLAS blocks k into panels of its GEMM_Q
+ * (256 for the AVX-512 single-precision kernels, larger elsewhere) and adds each
+ * panel's products to C; its threaded and single-threaded drivers halve a remainder
+ * between Q and 2Q differently, so for such k the rounding depended on the thread count.
+ * Calls with k <= CONV_GEMM_KC are one panel in either driver, and the panels are added
+ * here in a fixed order, so results are bitwise the same at any thread count. The cost
+ * is nil: OpenBLAS runs the same panel loop internally.
+ */
+#define CONV_GEMM_KC 256
+
+/* gemm() with the inner dimension k split into panels of CONV_GEMM_KC, in order. */
+static void conv_gemm(bool trans_a, bool trans_b, int m, int n, int k, const float *a,
+		      int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+	for (int p = 0; p < k; p += CONV_GEMM_KC) {
+		int kc = k - p < CONV_GEMM_KC ? k - p : CONV_GEMM_KC;
+		/* Offsets of column p of op(A) and of row p of op(B). */
+		const float *ap = trans_a ? a + (size_t)p * lda : a + p;
+		const float *bp = trans_b ? b + p : b + (size_t)p * ldb;
+
+		gemm(trans_a, trans_b, m, n, kc, 1.0f, ap, lda, bp, ldb, p == 0 ? beta : 1.0f, c,
+		     ldc);
+	}
 }
 
 /* out (cout, P) <- bias broadcast along each row. */
@@ -92,8 +119,8 @@ void conv_forward(float *out, const float *in, const float *weight, const float 
 		if (bias)
 			conv_fill_bias(out_b, bias, g->cout, (size_t)npos);
 		/* out = weight * col (+ bias) */
-		gemm(false, false, g->cout, npos, k, 1.0f, weight, k, col, npos, bias ? 1.0f : 0.0f,
-		     out_b, npos);
+		conv_gemm(false, false, g->cout, npos, k, weight, k, col, npos, bias ? 1.0f : 0.0f,
+			  out_b, npos);
 	}
 }
 
@@ -143,17 +170,16 @@ void conv_backward(float *din, float *dweight, float *dbias, const float *dout,
 			col = ws;
 		}
 		/* dweight (cout, K) += dout (cout, P) * col^T (P, K) */
-		gemm(false, true, g->cout, k, npos, 1.0f, dout_b, npos, col, npos, 1.0f, dweight,
-		     k);
+		conv_gemm(false, true, g->cout, k, npos, dout_b, npos, col, npos, 1.0f, dweight, k);
 		if (!din)
 			continue;
 		/* dcol (K, P) = weight^T (K, cout) * dout (cout, P); then din += col2im(dcol) */
 		if (pointwise) {
-			gemm(true, false, k, npos, g->cout, 1.0f, weight, k, dout_b, npos, 1.0f,
-			     din + b * in_size, npos);
+			conv_gemm(true, false, k, npos, g->cout, weight, k, dout_b, npos, 1.0f,
+				  din + b * in_size, npos);
 		} else {
-			gemm(true, false, k, npos, g->cout, 1.0f, weight, k, dout_b, npos, 0.0f, ws,
-			     npos);
+			conv_gemm(true, false, k, npos, g->cout, weight, k, dout_b, npos, 0.0f, ws,
+				  npos);
 			col2im(din + b * in_size, ws, g);
 		}
 	}

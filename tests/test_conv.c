@@ -1,0 +1,619 @@
+/*
+ * Tests of nets/conv.c: closed-form outputs, the im2col/GEMM path against the direct
+ * loops, PyTorch fixtures (scripts/ref_conv.py), central-difference gradients in double,
+ * accumulation semantics, and thread-count independence.
+ */
+#include "tests/testutil.h"
+
+#include "io/alloc.h"
+#include "nets/conv.h"
+#include "nets/gemm.h"
+#include "nets/rng.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every buffer of one convolution, sized from its geometry. */
+struct conv_bufs {
+	struct conv_geom g;
+	size_t n_in, n_out, n_w;
+	float *in, *weight, *bias, *out, *dout, *din, *dweight, *dbias, *ws;
+};
+
+static void bufs_init(struct conv_bufs *b, const struct conv_geom *g)
+{
+	b->g = *g;
+	b->n_in = (size_t)g->n * g->cin * g->h * g->w;
+	b->n_out = (size_t)g->n * g->cout * g->ho * g->wo;
+	b->n_w = (size_t)g->cout * g->cin * g->kh * g->kw;
+	b->in = xcalloc(b->n_in, sizeof(float));
+	b->weight = xcalloc(b->n_w, sizeof(float));
+	b->bias = xcalloc((size_t)g->cout, sizeof(float));
+	b->out = xcalloc(b->n_out, sizeof(float));
+	b->dout = xcalloc(b->n_out, sizeof(float));
+	b->din = xcalloc(b->n_in, sizeof(float));
+	b->dweight = xcalloc(b->n_w, sizeof(float));
+	b->dbias = xcalloc((size_t)g->cout, sizeof(float));
+	/* +1 so that a zero-sized workspace is still a valid pointer. */
+	b->ws = xcalloc(conv_workspace_floats(g) + 1, sizeof(float));
+}
+
+/* Uniform random input, weight, bias and upstream gradient from one seed. */
+static void bufs_randomize(struct conv_bufs *b, uint64_t seed)
+{
+	fill_uniform(b->in, b->n_in, -1, 1, seed);
+	fill_uniform(b->weight, b->n_w, -1, 1, seed + 1);
+	fill_uniform(b->bias, (size_t)b->g.cout, -1, 1, seed + 2);
+	fill_uniform(b->dout, b->n_out, -1, 1, seed + 3);
+}
+
+static void bufs_zero_grads(struct conv_bufs *b)
+{
+	memset(b->din, 0, b->n_in * sizeof(float));
+	memset(b->dweight, 0, b->n_w * sizeof(float));
+	memset(b->dbias, 0, (size_t)b->g.cout * sizeof(float));
+}
+
+static void bufs_free(struct conv_bufs *b)
+{
+	free(b->in);
+	free(b->weight);
+	free(b->bias);
+	free(b->out);
+	free(b->dout);
+	free(b->din);
+	free(b->dweight);
+	free(b->dbias);
+	free(b->ws);
+}
+
+static float *copy_floats(const float *x, size_t n)
+{
+	float *y = xmalloc(n * sizeof(float) + 1);
+
+	memcpy(y, x, n * sizeof(float));
+	return y;
+}
+
+static struct conv_geom geom(int n, int cin, int h, int w, int cout, int k, int s, int pl,
+			     int pr, int pt, int pb)
+{
+	const int pad[4] = {pl, pr, pt, pb};
+
+	return conv_geom_make(n, cin, h, w, cout, k, k, s, s, pad);
+}
+
+static void test_geometry_and_workspace(void **state)
+{
+	struct conv_geom g;
+
+	(void)state;
+	g = geom(2, 256, 64, 128, 256, 2, 1, 1, 1, 1, 1);
+	assert_int_equal(g.ho, 65);
+	assert_int_equal(g.wo, 129);
+	assert_int_equal(conv_workspace_floats(&g), 256 * 4 * 65 * 129);
+	g = geom(1, 64, 64, 128, 256, 2, 1, 1, 0, 1, 0);
+	assert_int_equal(g.ho, 64);
+	assert_int_equal(g.wo, 128);
+	g = geom(1, 3, 256, 512, 64, 7, 2, 3, 3, 3, 3);
+	assert_int_equal(g.ho, 128);
+	assert_int_equal(g.wo, 256);
+	g = geom(1, 3, 7, 9, 4, 3, 2, 0, 0, 0, 0);
+	assert_int_equal(g.ho, 3);
+	assert_int_equal(g.wo, 4);
+	/* A 1x1 stride-1 unpadded convolution reads the input directly. */
+	g = geom(2, 810, 16, 32, 2048, 1, 1, 0, 0, 0, 0);
+	assert_int_equal(conv_workspace_floats(&g), 0);
+}
+
+/* How many of the k taps from o*s - pad land inside [0, size). */
+static int taps_inside(int o, int k, int s, int pad, int size)
+{
+	int count = 0;
+
+	for (int t = 0; t < k; t++)
+		count += o * s - pad + t >= 0 && o * s - pad + t < size;
+	return count;
+}
+
+/* All-ones input and weights: each output is cin times the window area inside the image. */
+static void check_ones(const struct conv_geom *g, const float *probe_want, const int *probes,
+		       int nprobes)
+{
+	struct conv_bufs b;
+
+	bufs_init(&b, g);
+	for (size_t i = 0; i < b.n_in; i++)
+		b.in[i] = 1;
+	for (size_t i = 0; i < b.n_w; i++)
+		b.weight[i] = 1;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 0)
+			conv_forward(b.out, b.in, b.weight, NULL, g, b.ws);
+		else
+			conv_forward_naive(b.out, b.in, b.weight, NULL, g);
+		for (int p = 0; p < nprobes; p++)
+			assert_true(b.out[probes[2 * p] * g->wo + probes[2 * p + 1]] == probe_want[p]);
+		for (size_t idx = 0; idx < b.n_out; idx++) {
+			int j = (int)(idx % g->wo), i = (int)(idx / g->wo % g->ho);
+			int want = g->cin * taps_inside(i, g->kh, g->sh, g->pad_top, g->h) *
+				   taps_inside(j, g->kw, g->sw, g->pad_left, g->w);
+
+			assert_true(b.out[idx] == (float)want);
+		}
+	}
+	bufs_free(&b);
+}
+
+static void test_ones_window_counts(void **state)
+{
+	struct conv_geom g;
+
+	(void)state;
+	/* 3x3 pad 1 on 5x5, 2 channels: interior 2*9, edge 2*6, corner 2*4. */
+	g = geom(1, 2, 5, 5, 3, 3, 1, 1, 1, 1, 1);
+	check_ones(&g, (const float[]){18, 12, 8, 8}, (const int[]){2, 2, 0, 2, 0, 0, 4, 4}, 4);
+	/* 2x2 pad (1,1,1,1): corners see one pixel, edges two, interior four. */
+	g = geom(1, 3, 4, 6, 2, 2, 1, 1, 1, 1, 1);
+	check_ones(&g, (const float[]){3, 6, 12, 3}, (const int[]){0, 0, 0, 3, 2, 3, 4, 6}, 4);
+	/* 7x7 stride 2 pad 3 on 9x11: corner window covers 4x4, the one at (2,2) 7x7. */
+	g = geom(1, 1, 9, 11, 1, 7, 2, 3, 3, 3, 3);
+	check_ones(&g, (const float[]){16, 49, 28}, (const int[]){0, 0, 2, 2, 0, 2}, 3);
+	/* Asymmetric (2,1,2,1), 2x2: the first row/column see only padding. */
+	g = geom(2, 4, 3, 5, 2, 2, 1, 2, 1, 2, 1);
+	check_ones(&g, (const float[]){0, 0, 4, 16}, (const int[]){0, 0, 1, 0, 1, 1, 2, 2}, 4);
+}
+
+static void test_pointwise_is_matrix_product(void **state)
+{
+	/* in (1, 2, 1, 3), weight (2, 2, 1, 1), bias (2). */
+	const float in[] = {1, 2, 3, 4, 5, 6}, weight[] = {1, 0, 2, -1}, bias[] = {0.5f, -1};
+	const float want[] = {1.5f, 2.5f, 3.5f, -3, -2, -1};
+	/* dweight[o,c] = sum_p dout[o,p] in[c,p]; din[c,p] = sum_o w[o,c] dout[o,p]. */
+	const float dout[] = {1, 0, -1, 2, 1, 0};
+	const float want_dw[] = {-2, -2, 4, 13}, want_din[] = {5, 2, -1, -2, -1, 0};
+	const float want_db[] = {0, 3};
+	struct conv_geom g = geom(1, 2, 1, 3, 2, 1, 1, 0, 0, 0, 0);
+	float out[6], din[6] = {0}, dw[4] = {0}, db[2] = {0};
+
+	(void)state;
+	conv_forward(out, in, weight, bias, &g, NULL);
+	assert_allclose("out", out, want, 6, 0, 0);
+	conv_backward(din, dw, db, dout, in, weight, &g, NULL);
+	assert_allclose("din", din, want_din, 6, 0, 0);
+	assert_allclose("dweight", dw, want_dw, 4, 0, 0);
+	assert_allclose("dbias", db, want_db, 2, 0, 0);
+}
+
+/*
+ * weight[o, c, ki, kj] = 1 when o == c and (ki, kj) == (ti, tj): the output is the input
+ * shifted by the tap and subsampled by the stride, exactly, and din is dout put back.
+ */
+static void check_delta(const struct conv_geom *g, int ti, int tj)
+{
+	struct conv_bufs b;
+
+	bufs_init(&b, g);
+	bufs_randomize(&b, 77);
+	memset(b.weight, 0, b.n_w * sizeof(float));
+	for (int c = 0; c < g->cin; c++)
+		b.weight[(((size_t)c * g->cin + c) * g->kh + ti) * g->kw + tj] = 1;
+	conv_forward(b.out, b.in, b.weight, NULL, g, b.ws);
+	conv_backward(b.din, b.dweight, NULL, b.dout, b.in, b.weight, g, b.ws);
+	for (int nc = 0; nc < g->n * g->cin; nc++) {
+		const float *in = b.in + (size_t)nc * g->h * g->w;
+		const float *out = b.out + (size_t)nc * g->ho * g->wo;
+		const float *din = b.din + (size_t)nc * g->h * g->w;
+		const float *dout = b.dout + (size_t)nc * g->ho * g->wo;
+
+		for (int i = 0; i < g->ho; i++) {
+			for (int j = 0; j < g->wo; j++) {
+				int y = i * g->sh - g->pad_top + ti, x = j * g->sw - g->pad_left + tj;
+				int inside = y >= 0 && y < g->h && x >= 0 && x < g->w;
+
+				assert_true(out[i * g->wo + j] == (inside ? in[y * g->w + x] : 0));
+				if (inside)
+					assert_true(din[y * g->w + x] == dout[i * g->wo + j]);
+			}
+		}
+	}
+	bufs_free(&b);
+}
+
+static void test_delta_kernel_shifts(void **state)
+{
+	struct conv_geom g;
+
+	(void)state;
+	g = geom(2, 3, 6, 7, 3, 3, 1, 1, 1, 1, 1);
+	check_delta(&g, 0, 2);
+	check_delta(&g, 1, 1);
+	g = geom(1, 2, 8, 9, 2, 2, 1, 1, 0, 1, 0);
+	check_delta(&g, 0, 0);
+	check_delta(&g, 1, 1);
+	/* Stride 2: the taps read disjoint pixels, so din is exact too. */
+	g = geom(1, 2, 9, 8, 2, 2, 2, 0, 1, 0, 1);
+	check_delta(&g, 1, 0);
+	g = geom(1, 4, 11, 10, 4, 7, 2, 3, 3, 3, 3);
+	check_delta(&g, 6, 3);
+}
+
+/* A random geometry: kernels 1..4 (and 7), strides 1..3, pads 0..3. */
+static struct conv_geom random_geom(struct rng *r)
+{
+	int kh = 1 + (int)rng_below(r, 4), kw = 1 + (int)rng_below(r, 4);
+	int pad[4];
+
+	if (rng_below(r, 10) == 0)
+		kh = kw = 7;
+	for (int i = 0; i < 4; i++)
+		pad[i] = (int)rng_below(r, 4);
+	if (rng_below(r, 5) == 0) /* the pointwise path */
+		return conv_geom_make(1 + (int)rng_below(r, 3), 1 + (int)rng_below(r, 9),
+				      1 + (int)rng_below(r, 7), 1 + (int)rng_below(r, 7),
+				      1 + (int)rng_below(r, 9), 1, 1, 1, 1, (const int[4]){0});
+	return conv_geom_make(1 + (int)rng_below(r, 2), 1 + (int)rng_below(r, 6),
+			      kh + (int)rng_below(r, 9), kw + (int)rng_below(r, 9),
+			      1 + (int)rng_below(r, 6), kh, kw, 1 + (int)rng_below(r, 3),
+			      1 + (int)rng_below(r, 3), pad);
+}
+
+/*
+ * The GEMM path sums in float in a different order than the double direct loops; with
+ * values in [-1, 1] and at most 6*7*7 terms, the rounding stays far below 1e-5 of the
+ * typical magnitude, hence rtol 1e-5 with an absolute 1e-5 for sums that cancel.
+ */
+static void test_fast_matches_naive(void **state)
+{
+	struct rng r;
+
+	(void)state;
+	rng_init(&r, 2024);
+	for (int t = 0; t < 150; t++) {
+		struct conv_geom g = random_geom(&r);
+		struct conv_bufs b;
+		float *out, *din, *dweight, *dbias;
+		char what[64];
+
+		bufs_init(&b, &g);
+		bufs_randomize(&b, 100 + (uint64_t)t);
+		conv_forward_naive(b.out, b.in, b.weight, b.bias, &g);
+		conv_backward_naive(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, &g);
+		out = copy_floats(b.out, b.n_out);
+		din = copy_floats(b.din, b.n_in);
+		dweight = copy_floats(b.dweight, b.n_w);
+		dbias = copy_floats(b.dbias, (size_t)g.cout);
+		bufs_zero_grads(&b);
+		conv_forward(b.out, b.in, b.weight, b.bias, &g, b.ws);
+		conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, &g, b.ws);
+		snprintf(what, sizeof(what), "case %d out", t);
+		assert_allclose(what, b.out, out, b.n_out, 1e-5, 1e-5);
+		assert_allclose("din", b.din, din, b.n_in, 1e-5, 1e-5);
+		assert_allclose("dweight", b.dweight, dweight, b.n_w, 1e-5, 1e-5);
+		assert_allclose("dbias", b.dbias, dbias, (size_t)g.cout, 1e-5, 1e-5);
+		free(out);
+		free(din);
+		free(dweight);
+		free(dbias);
+		bufs_free(&b);
+	}
+}
+
+/* The fixture cases of scripts/ref_conv.py: n, cin, h, w, cout, kh, kw, stride, pad, bias. */
+struct fixture_case {
+	const char *name;
+	int n, cin, h, w, cout, kh, kw, stride, pad[4], bias;
+};
+
+static const struct fixture_case fixture_cases[] = {
+	{"odd3x3", 2, 3, 7, 9, 4, 3, 3, 1, {1, 1, 1, 1}, 1},
+	{"k2pad1010", 1, 5, 6, 8, 6, 2, 2, 1, {1, 0, 1, 0}, 1},
+	{"k2pad0101", 2, 4, 5, 7, 3, 2, 2, 1, {0, 1, 0, 1}, 0},
+	{"k2pad2121", 1, 3, 6, 5, 4, 2, 2, 1, {2, 1, 2, 1}, 1},
+	{"k2pad1111", 2, 8, 6, 6, 5, 2, 2, 1, {1, 1, 1, 1}, 1},
+	{"k2pad0", 1, 6, 7, 5, 8, 2, 2, 1, {0, 0, 0, 0}, 0},
+	{"k3s2", 2, 4, 9, 8, 5, 3, 3, 2, {1, 1, 1, 1}, 1},
+	{"k1", 2, 7, 5, 6, 9, 1, 1, 1, {0, 0, 0, 0}, 1},
+	{"k1s2", 1, 4, 7, 6, 3, 1, 1, 2, {0, 0, 0, 0}, 0},
+	{"k7s2", 1, 3, 15, 13, 8, 7, 7, 2, {3, 3, 3, 3}, 1},
+	{"k3x2asym", 1, 2, 6, 7, 3, 3, 2, 1, {0, 2, 1, 0}, 1},
+	{"wide", 1, 32, 6, 6, 16, 3, 3, 1, {1, 1, 1, 1}, 1},
+};
+
+static void load4(const char *c, const char *t, struct npy_array *a, int d0, int d1, int d2,
+		  int d3)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "conv_%s_%s", c, t);
+	fixture_load_shape(name, a, 4, d0, d1, d2, d3);
+}
+
+static void load1(const char *c, const char *t, struct npy_array *a, int d0)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "conv_%s_%s", c, t);
+	fixture_load_shape(name, a, 1, d0);
+}
+
+/*
+ * The fixtures are float64 results rounded to float32. Inputs are standard normal and
+ * weights scaled by 1/sqrt(fan_in), so outputs and gradients are O(1) to O(10) sums of
+ * at most ~130 products; float32 summation of those errs by a few 1e-6 at worst, hence
+ * rtol 1e-5 plus atol 2e-5 for entries that cancel to near zero.
+ */
+static void check_fixture(const struct fixture_case *fc, int naive)
+{
+	struct conv_geom g = conv_geom_make(fc->n, fc->cin, fc->h, fc->w, fc->cout, fc->kh,
+					    fc->kw, fc->stride, fc->stride, fc->pad);
+	struct npy_array in, weight, bias = {0}, out, dout, din, dweight, dbias = {0};
+	struct conv_bufs b;
+	const double rtol = 1e-5, atol = 2e-5;
+	char what[96];
+
+	load4(fc->name, "in", &in, g.n, g.cin, g.h, g.w);
+	load4(fc->name, "weight", &weight, g.cout, g.cin, g.kh, g.kw);
+	load4(fc->name, "out", &out, g.n, g.cout, g.ho, g.wo);
+	load4(fc->name, "dout", &dout, g.n, g.cout, g.ho, g.wo);
+	load4(fc->name, "din", &din, g.n, g.cin, g.h, g.w);
+	load4(fc->name, "dweight", &dweight, g.cout, g.cin, g.kh, g.kw);
+	if (fc->bias) {
+		load1(fc->name, "bias", &bias, g.cout);
+		load1(fc->name, "dbias", &dbias, g.cout);
+	}
+	bufs_init(&b, &g);
+	if (naive) {
+		conv_forward_naive(b.out, in.data, weight.data, bias.data, &g);
+		conv_backward_naive(b.din, b.dweight, fc->bias ? b.dbias : NULL, dout.data,
+				    in.data, weight.data, &g);
+	} else {
+		conv_forward(b.out, in.data, weight.data, bias.data, &g, b.ws);
+		conv_backward(b.din, b.dweight, fc->bias ? b.dbias : NULL, dout.data, in.data,
+			      weight.data, &g, b.ws);
+	}
+	snprintf(what, sizeof(what), "%s %s out", fc->name, naive ? "naive" : "gemm");
+	assert_allclose(what, b.out, out.data, b.n_out, rtol, atol);
+	assert_allclose("din", b.din, din.data, b.n_in, rtol, atol);
+	assert_allclose("dweight", b.dweight, dweight.data, b.n_w, rtol, atol);
+	if (fc->bias)
+		assert_allclose("dbias", b.dbias, dbias.data, (size_t)g.cout, rtol, atol);
+	bufs_free(&b);
+	npy_free(&in);
+	npy_free(&weight);
+	npy_free(&out);
+	npy_free(&dout);
+	npy_free(&din);
+	npy_free(&dweight);
+	if (fc->bias) {
+		npy_free(&bias);
+		npy_free(&dbias);
+	}
+}
+
+static void test_fixtures(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(fixture_cases) / sizeof(fixture_cases[0]); i++) {
+		check_fixture(&fixture_cases[i], 0);
+		check_fixture(&fixture_cases[i], 1);
+	}
+}
+
+/* sum(gout * conv(in, weight, bias)) in double, straight from the definition. */
+static double loss_d(const double *in, const double *weight, const double *bias,
+		     const double *gout, const struct conv_geom *g)
+{
+	double loss = 0;
+
+	for (int b = 0; b < g->n; b++)
+	for (int o = 0; o < g->cout; o++)
+	for (int i = 0; i < g->ho; i++)
+	for (int j = 0; j < g->wo; j++) {
+		double y = bias[o];
+
+		for (int c = 0; c < g->cin; c++)
+		for (int ki = 0; ki < g->kh; ki++)
+		for (int kj = 0; kj < g->kw; kj++) {
+			int yy = i * g->sh - g->pad_top + ki, xx = j * g->sw - g->pad_left + kj;
+
+			if (yy < 0 || yy >= g->h || xx < 0 || xx >= g->w)
+				continue;
+			y += in[(((size_t)b * g->cin + c) * g->h + yy) * g->w + xx] *
+			     weight[(((size_t)o * g->cin + c) * g->kh + ki) * g->kw + kj];
+		}
+		loss += gout[(((size_t)b * g->cout + o) * g->ho + i) * g->wo + j] * y;
+	}
+	return loss;
+}
+
+static double *to_double(const float *x, size_t n)
+{
+	double *y = xmalloc(n * sizeof(double));
+
+	for (size_t i = 0; i < n; i++)
+		y[i] = x[i];
+	return y;
+}
+
+/* Central differences of loss_d with respect to every element of x (n of them). */
+static double *numeric_grad(double *x, size_t n, const double *in, const double *weight,
+			    const double *bias, const double *gout, const struct conv_geom *g)
+{
+	const double h = 1e-3;
+	double *grad = xmalloc(n * sizeof(double));
+
+	for (size_t i = 0; i < n; i++) {
+		double keep = x[i], lp, lm;
+
+		x[i] = keep + h;
+		lp = loss_d(in, weight, bias, gout, g);
+		x[i] = keep - h;
+		lm = loss_d(in, weight, bias, gout, g);
+		x[i] = keep;
+		grad[i] = (lp - lm) / (2 * h);
+	}
+	return grad;
+}
+
+/* The float backward against central differences of the double forward, at 1e-4. */
+static void check_gradients(const struct conv_geom *g, uint64_t seed)
+{
+	struct conv_bufs b;
+	double *in, *weight, *bias, *gout, *num;
+
+	bufs_init(&b, g);
+	bufs_randomize(&b, seed);
+	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
+	in = to_double(b.in, b.n_in);
+	weight = to_double(b.weight, b.n_w);
+	bias = to_double(b.bias, (size_t)g->cout);
+	gout = to_double(b.dout, b.n_out);
+	num = numeric_grad(in, b.n_in, in, weight, bias, gout, g);
+	assert_allclose_d("din vs central differences", b.din, num, b.n_in, 1e-4, 1e-5);
+	free(num);
+	num = numeric_grad(weight, b.n_w, in, weight, bias, gout, g);
+	assert_allclose_d("dweight vs central differences", b.dweight, num, b.n_w, 1e-4, 1e-5);
+	free(num);
+	num = numeric_grad(bias, (size_t)g->cout, in, weight, bias, gout, g);
+	assert_allclose_d("dbias vs central differences", b.dbias, num, (size_t)g->cout, 1e-4,
+			  1e-5);
+	free(num);
+	free(in);
+	free(weight);
+	free(bias);
+	free(gout);
+	bufs_free(&b);
+}
+
+static void test_gradients_central_differences(void **state)
+{
+	struct conv_geom g;
+
+	(void)state;
+	g = geom(2, 3, 5, 6, 4, 3, 1, 1, 1, 1, 1);
+	check_gradients(&g, 11);
+	g = geom(1, 3, 6, 5, 4, 2, 1, 1, 0, 1, 0);
+	check_gradients(&g, 12);
+	g = geom(2, 2, 5, 7, 3, 2, 1, 2, 1, 2, 1);
+	check_gradients(&g, 13);
+	g = geom(1, 2, 9, 8, 3, 3, 2, 1, 1, 1, 1);
+	check_gradients(&g, 14);
+	g = geom(1, 2, 9, 9, 2, 7, 2, 3, 3, 3, 3);
+	check_gradients(&g, 15);
+	g = geom(2, 5, 3, 4, 3, 1, 1, 0, 0, 0, 0);
+	check_gradients(&g, 16);
+}
+
+/* Backward adds to what the gradients hold; NULL din and dbias skip those. */
+static void check_accumulates(const struct conv_geom *g)
+{
+	struct conv_bufs b;
+	float *din, *dweight, *dbias;
+
+	bufs_init(&b, g);
+	bufs_randomize(&b, 5);
+	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
+	din = copy_floats(b.din, b.n_in);
+	dweight = copy_floats(b.dweight, b.n_w);
+	dbias = copy_floats(b.dbias, (size_t)g->cout);
+	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
+	for (size_t i = 0; i < b.n_in; i++)
+		din[i] *= 2;
+	for (size_t i = 0; i < b.n_w; i++)
+		dweight[i] *= 2;
+	for (int i = 0; i < g->cout; i++)
+		dbias[i] *= 2;
+	/* The second pass adds in blocks, so it may round differently from doubling. */
+	assert_allclose("din twice", b.din, din, b.n_in, 1e-6, 1e-6);
+	assert_allclose("dweight twice", b.dweight, dweight, b.n_w, 1e-6, 1e-6);
+	assert_allclose("dbias twice", b.dbias, dbias, (size_t)g->cout, 1e-6, 1e-6);
+	/* The dweight of a call without din and dbias is the same computation. */
+	for (size_t i = 0; i < b.n_w; i++)
+		dweight[i] /= 2;
+	memset(b.dweight, 0, b.n_w * sizeof(float));
+	conv_backward(NULL, b.dweight, NULL, b.dout, b.in, b.weight, g, b.ws);
+	assert_memory_equal(b.dweight, dweight, b.n_w * sizeof(float));
+	free(din);
+	free(dweight);
+	free(dbias);
+	bufs_free(&b);
+}
+
+static void test_backward_accumulates(void **state)
+{
+	struct conv_geom g;
+
+	(void)state;
+	g = geom(2, 4, 7, 6, 5, 3, 1, 1, 1, 1, 1);
+	check_accumulates(&g);
+	g = geom(2, 6, 5, 5, 3, 1, 1, 0, 0, 0, 0);
+	check_accumulates(&g);
+	g = geom(1, 3, 8, 9, 4, 2, 2, 0, 1, 0, 1);
+	check_accumulates(&g);
+}
+
+/* Forward and backward at 1 and 2 threads, compared bit for bit. */
+static void check_threads(const struct conv_geom *g)
+{
+	struct conv_bufs b;
+	float *out, *din, *dweight, *dbias;
+
+	bufs_init(&b, g);
+	bufs_randomize(&b, 9);
+	kn_set_threads(1);
+	conv_forward(b.out, b.in, b.weight, b.bias, g, b.ws);
+	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
+	out = copy_floats(b.out, b.n_out);
+	din = copy_floats(b.din, b.n_in);
+	dweight = copy_floats(b.dweight, b.n_w);
+	dbias = copy_floats(b.dbias, (size_t)g->cout);
+	bufs_zero_grads(&b);
+	kn_set_threads(2);
+	conv_forward(b.out, b.in, b.weight, b.bias, g, b.ws);
+	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
+	assert_memory_equal(b.out, out, b.n_out * sizeof(float));
+	assert_memory_equal(b.din, din, b.n_in * sizeof(float));
+	assert_memory_equal(b.dweight, dweight, b.n_w * sizeof(float));
+	assert_memory_equal(b.dbias, dbias, (size_t)g->cout * sizeof(float));
+	free(out);
+	free(din);
+	free(dweight);
+	free(dbias);
+	bufs_free(&b);
+}
+
+/* Sizes large enough that OpenBLAS splits the GEMMs between threads. */
+static void test_threads_bitwise_identical(void **state)
+{
+	int threads = kn_get_threads();
+	struct conv_geom g;
+
+	(void)state;
+	g = geom(2, 32, 24, 40, 48, 3, 1, 1, 1, 1, 1);
+	check_threads(&g);
+	g = geom(1, 64, 20, 30, 96, 2, 1, 1, 0, 1, 0);
+	check_threads(&g);
+	g = geom(2, 64, 16, 32, 128, 1, 1, 0, 0, 0, 0);
+	check_threads(&g);
+	kn_set_threads(threads);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_geometry_and_workspace),
+		cmocka_unit_test(test_ones_window_counts),
+		cmocka_unit_test(test_pointwise_is_matrix_product),
+		cmocka_unit_test(test_delta_kernel_shifts),
+		cmocka_unit_test(test_fast_matches_naive),
+		cmocka_unit_test(test_fixtures),
+		cmocka_unit_test(test_gradients_central_differences),
+		cmocka_unit_test(test_backward_accumulates),
+		cmocka_unit_test(test_threads_bitwise_identical),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
