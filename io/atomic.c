@@ -8,7 +8,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/*
+ * Creates path + ".tmp.XXXXXX" with a fresh suffix. Not mkstemp: it makes the file 0600,
+ * and reading the umask to widen that needs umask(0) for a moment, which races with
+ * files created by other threads. open(O_EXCL, 0666) applies the umask itself.
+ */
+static int create_temporary(char *tmp, size_t len)
+{
+	static _Atomic unsigned long counter;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	for (int attempt = 0; attempt < 100; attempt++) {
+		unsigned long x = (unsigned long)getpid() * 2654435761u ^
+				  (unsigned long)ts.tv_nsec ^ (counter++ * 0x9e3779b9u);
+		int fd;
+
+		for (int i = 0; i < 6; i++, x /= 36)
+			tmp[len + 5 + (size_t)i] = "0123456789abcdefghijklmnopqrstuvwxyz"[x % 36];
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
 
 int atomic_open(struct atomic_file *af, const char *path)
 {
@@ -21,20 +47,13 @@ int atomic_open(struct atomic_file *af, const char *path)
 	af->tmp_path = xmalloc(len + sizeof(".tmp.XXXXXX"));
 	memcpy(af->tmp_path, path, len);
 	memcpy(af->tmp_path + len, ".tmp.XXXXXX", sizeof(".tmp.XXXXXX"));
-	fd = mkstemp(af->tmp_path);
+	fd = create_temporary(af->tmp_path, len);
 	if (fd < 0) {
 		int err = errno;
 
 		free(af->path);
 		free(af->tmp_path);
 		return kn_error(KN_EIO, "cannot create '%s': %s", path, strerror(err));
-	}
-	/* mkstemp makes the file 0600; give it the usual permissions a new file gets. */
-	{
-		mode_t mask = umask(0);
-
-		umask(mask);
-		fchmod(fd, 0666 & ~mask);
 	}
 	af->f = fdopen(fd, "wb");
 	if (!af->f) {

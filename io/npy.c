@@ -183,6 +183,11 @@ int npy_parse(const unsigned char *buf, size_t len, const char *name, struct npy
 	err = parse_header(&s, name, descr, sizeof(descr), &fortran, &a);
 	if (err)
 		return err;
+	/* Only the padding (spaces, a final newline) may follow the dict. */
+	while (s.p < s.end && (*s.p == ' ' || *s.p == '\t' || *s.p == '\n' || *s.p == '\r'))
+		s.p++;
+	if (s.p != s.end)
+		return kn_error(KN_EFORMAT, "'%s': unexpected bytes after the npy header dict", name);
 	if (strcmp(descr, "<f4") != 0)
 		return kn_error(KN_EFORMAT, "'%s': npy dtype '%s' is not float32 ('<f4')", name,
 				descr);
