@@ -24,15 +24,16 @@ static void valid_range(int *j0, int *j1, int kj, const struct conv_geom *g)
 		*j1 = *j0;
 }
 
-/* One column-matrix row dst (ho*wo) from one input channel plane src (h, w). */
-static void im2col_row(float *dst, const float *src, int ki, int kj, const struct conv_geom *g)
+/* One column-matrix row dst ((i1-i0)*wo) from one input channel plane src (h, w). */
+static void im2col_row(float *dst, const float *src, int ki, int kj, int i0, int i1,
+		       const struct conv_geom *g)
 {
 	int j0, j1;
 
 	valid_range(&j0, &j1, kj, g);
-	for (int i = 0; i < g->ho; i++) {
+	for (int i = i0; i < i1; i++) {
 		int ii = i * g->sh - g->pad_top + ki;
-		float *d = dst + (size_t)i * g->wo;
+		float *d = dst + (size_t)(i - i0) * g->wo;
 
 		if (ii < 0 || ii >= g->h || j0 == j1) {
 			memset(d, 0, sizeof(float) * (size_t)g->wo);
@@ -51,33 +52,34 @@ static void im2col_row(float *dst, const float *src, int ki, int kj, const struc
 	}
 }
 
-void im2col(float *col, const float *in, const struct conv_geom *g)
+void im2col(float *col, const float *in, const struct conv_geom *g, int i0, int i1)
 {
 	int rows = g->cin * g->kh * g->kw;
-	size_t plane = (size_t)g->h * g->w, npos = (size_t)g->ho * g->wo;
+	size_t plane = (size_t)g->h * g->w, npos = (size_t)(i1 - i0) * g->wo;
 
 #pragma omp parallel for schedule(static)
 	for (int r = 0; r < rows; r++) {
 		int c = r / (g->kh * g->kw), ki = r / g->kw % g->kh, kj = r % g->kw;
 
-		im2col_row(col + (size_t)r * npos, in + (size_t)c * plane, ki, kj, g);
+		im2col_row(col + (size_t)r * npos, in + (size_t)c * plane, ki, kj, i0, i1, g);
 	}
 }
 
-/* dst (h, w) += the adjoint of im2col_row applied to src (ho*wo). */
-static void col2im_row(float *dst, const float *src, int ki, int kj, const struct conv_geom *g)
+/* dst (h, w) += the adjoint of im2col_row applied to src ((i1-i0)*wo). */
+static void col2im_row(float *dst, const float *src, int ki, int kj, int i0, int i1,
+		       const struct conv_geom *g)
 {
 	int j0, j1;
 
 	valid_range(&j0, &j1, kj, g);
 	if (j0 == j1)
 		return;
-	for (int i = 0; i < g->ho; i++) {
+	for (int i = i0; i < i1; i++) {
 		int ii = i * g->sh - g->pad_top + ki;
 
 		if (ii < 0 || ii >= g->h)
 			continue;
-		const float *s = src + (size_t)i * g->wo;
+		const float *s = src + (size_t)(i - i0) * g->wo;
 		float *d = dst + (size_t)ii * g->w + (j0 * g->sw - g->pad_left + kj);
 
 		if (g->sw == 1) {
@@ -90,9 +92,9 @@ static void col2im_row(float *dst, const float *src, int ki, int kj, const struc
 	}
 }
 
-void col2im(float *din, const float *col, const struct conv_geom *g)
+void col2im(float *din, const float *col, const struct conv_geom *g, int i0, int i1)
 {
-	size_t plane = (size_t)g->h * g->w, npos = (size_t)g->ho * g->wo;
+	size_t plane = (size_t)g->h * g->w, npos = (size_t)(i1 - i0) * g->wo;
 
 	/*
 	 * One thread per channel: all kh*kw rows of a channel add into the same plane, in
@@ -104,7 +106,8 @@ void col2im(float *din, const float *col, const struct conv_geom *g)
 			for (int kj = 0; kj < g->kw; kj++) {
 				size_t r = ((size_t)c * g->kh + ki) * g->kw + kj;
 
-				col2im_row(din + (size_t)c * plane, col + r * npos, ki, kj, g);
+				col2im_row(din + (size_t)c * plane, col + r * npos, ki, kj, i0, i1,
+					   g);
 			}
 		}
 	}

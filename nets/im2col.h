@@ -1,28 +1,30 @@
 /*
  * Column matrices for convolution as GEMM (one image at a time).
  *
- * For one image in (cin, h, w) and a geometry g (nets/conv.h), the column matrix
- * col (cin*kh*kw, ho*wo) holds in row r = (c*kh + ki)*kw + kj, column p = i*wo + j, the
- * input value seen by weight (c, ki, kj) at output position (i, j):
+ * For one image in (cin, h, w) and a geometry g (nets/conv.h), the column matrix of the
+ * output rows [i0, i1), col (cin*kh*kw, (i1-i0)*wo), holds in row r = (c*kh + ki)*kw + kj,
+ * column p = (i - i0)*wo + j, the input value seen by weight (c, ki, kj) at output (i, j):
  *
  *     col[r, p] = in[c, i*sh - pad_top + ki, j*sw - pad_left + kj]   (0 outside the input)
  *
- * so out (cout, ho*wo) = weight (cout, cin*kh*kw) * col. im2col overwrites col;
- * col2im is its adjoint and ACCUMULATES (+=) col back into din (cin, h, w).
+ * so out[:, i0*wo .. i1*wo) (cout, (i1-i0)*wo) = weight (cout, cin*kh*kw) * col. Taking a
+ * band of output rows at a time keeps col small enough to stay in cache between its
+ * writing and the GEMM that reads it. im2col overwrites col; col2im is its adjoint and
+ * ACCUMULATES (+=) col back into din (cin, h, w).
  *
- * Both run OpenMP threads over channels (col2im) or rows (im2col), each thread owning
- * the memory it writes, so the result does not depend on the thread count. They must
- * not be called from inside a parallel region.
+ * Both run OpenMP threads over rows of col (im2col) or channels (col2im), each thread
+ * owning the memory it writes, so the result does not depend on the thread count. They
+ * must not be called from inside a parallel region.
  */
 #ifndef KNSEG_NETS_IM2COL_H
 #define KNSEG_NETS_IM2COL_H
 
 #include "nets/conv.h"
 
-/* col (cin*kh*kw, ho*wo) <- in (cin, h, w). */
-void im2col(float *col, const float *in, const struct conv_geom *g);
+/* col (cin*kh*kw, (i1-i0)*wo) <- in (cin, h, w), output rows [i0, i1). */
+void im2col(float *col, const float *in, const struct conv_geom *g, int i0, int i1);
 
-/* din (cin, h, w) += adjoint of im2col applied to col (cin*kh*kw, ho*wo). */
-void col2im(float *din, const float *col, const struct conv_geom *g);
+/* din (cin, h, w) += the adjoint of im2col applied to col (cin*kh*kw, (i1-i0)*wo). */
+void col2im(float *din, const float *col, const struct conv_geom *g, int i0, int i1);
 
 #endif

@@ -88,12 +88,16 @@ static struct conv_geom geom(int n, int cin, int h, int w, int cout, int k, int 
 static void test_geometry_and_workspace(void **state)
 {
 	struct conv_geom g;
+	size_t ws;
 
 	(void)state;
 	g = geom(2, 256, 64, 128, 256, 2, 1, 1, 1, 1, 1);
 	assert_int_equal(g.ho, 65);
 	assert_int_equal(g.wo, 129);
-	assert_int_equal(conv_workspace_floats(&g), 256 * 4 * 65 * 129);
+	/* The workspace is one band of whole output rows, smaller than the image's. */
+	ws = conv_workspace_floats(&g);
+	assert_int_equal(ws % (256 * 4 * 129), 0);
+	assert_true(ws >= 256 * 4 * 129 && ws < (size_t)256 * 4 * 65 * 129);
 	g = geom(1, 64, 64, 128, 256, 2, 1, 1, 0, 1, 0);
 	assert_int_equal(g.ho, 64);
 	assert_int_equal(g.wo, 128);
@@ -103,6 +107,8 @@ static void test_geometry_and_workspace(void **state)
 	g = geom(1, 3, 7, 9, 4, 3, 2, 0, 0, 0, 0);
 	assert_int_equal(g.ho, 3);
 	assert_int_equal(g.wo, 4);
+	/* A small convolution takes the whole image in one band. */
+	assert_int_equal(conv_workspace_floats(&g), 3 * 9 * 3 * 4);
 	/* A 1x1 stride-1 unpadded convolution reads the input directly. */
 	g = geom(2, 810, 16, 32, 2048, 1, 1, 0, 0, 0, 0);
 	assert_int_equal(conv_workspace_floats(&g), 0);
@@ -261,44 +267,76 @@ static struct conv_geom random_geom(struct rng *r)
 }
 
 /*
- * The GEMM path sums in float in a different order than the double direct loops; with
- * values in [-1, 1] and at most 6*7*7 terms, the rounding stays far below 1e-5 of the
- * typical magnitude, hence rtol 1e-5 with an absolute 1e-5 for sums that cancel.
+ * The GEMM path sums in float in blocks, the direct loops in double. With values in
+ * [-1, 1], a float sum of m terms errs by about sqrt(m) float epsilons of its typical
+ * magnitude, hence rtol 1e-5 with an absolute term 1e-6 * sqrt(m) for sums that cancel,
+ * m being the longest sum of the case (K for out and din, n*ho*wo for the weights).
  */
+static void check_against_naive(const struct conv_geom *g, uint64_t seed)
+{
+	struct conv_bufs b;
+	float *out, *din, *dweight, *dbias;
+	double terms = fmax(g->cin * g->kh * g->kw, (double)g->n * g->ho * g->wo);
+	double rtol = 1e-5, atol = 1e-6 * sqrt(fmax(terms, 100));
+
+	bufs_init(&b, g);
+	bufs_randomize(&b, seed);
+	conv_forward_naive(b.out, b.in, b.weight, b.bias, g);
+	conv_backward_naive(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g);
+	out = copy_floats(b.out, b.n_out);
+	din = copy_floats(b.din, b.n_in);
+	dweight = copy_floats(b.dweight, b.n_w);
+	dbias = copy_floats(b.dbias, (size_t)g->cout);
+	bufs_zero_grads(&b);
+	conv_forward(b.out, b.in, b.weight, b.bias, g, b.ws);
+	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
+	if (!allclose("out", b.out, out, b.n_out, rtol, atol) ||
+	    !allclose("din", b.din, din, b.n_in, rtol, atol) ||
+	    !allclose("dweight", b.dweight, dweight, b.n_w, rtol, atol) ||
+	    !allclose("dbias", b.dbias, dbias, (size_t)g->cout, rtol, atol))
+		fail_msg("conv %dx%dx%dx%d -> %d, %dx%d stride %dx%d pad %d,%d,%d,%d", g->n,
+			 g->cin, g->h, g->w, g->cout, g->kh, g->kw, g->sh, g->sw, g->pad_left,
+			 g->pad_right, g->pad_top, g->pad_bottom);
+	free(out);
+	free(din);
+	free(dweight);
+	free(dbias);
+	bufs_free(&b);
+}
+
 static void test_fast_matches_naive(void **state)
 {
 	struct rng r;
 
 	(void)state;
 	rng_init(&r, 2024);
-	for (int t = 0; t < 150; t++) {
+	for (int t = 0; t < 100; t++) {
 		struct conv_geom g = random_geom(&r);
-		struct conv_bufs b;
-		float *out, *din, *dweight, *dbias;
-		char what[64];
 
-		bufs_init(&b, &g);
-		bufs_randomize(&b, 100 + (uint64_t)t);
-		conv_forward_naive(b.out, b.in, b.weight, b.bias, &g);
-		conv_backward_naive(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, &g);
-		out = copy_floats(b.out, b.n_out);
-		din = copy_floats(b.din, b.n_in);
-		dweight = copy_floats(b.dweight, b.n_w);
-		dbias = copy_floats(b.dbias, (size_t)g.cout);
-		bufs_zero_grads(&b);
-		conv_forward(b.out, b.in, b.weight, b.bias, &g, b.ws);
-		conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, &g, b.ws);
-		snprintf(what, sizeof(what), "case %d out", t);
-		assert_allclose(what, b.out, out, b.n_out, 1e-5, 1e-5);
-		assert_allclose("din", b.din, din, b.n_in, 1e-5, 1e-5);
-		assert_allclose("dweight", b.dweight, dweight, b.n_w, 1e-5, 1e-5);
-		assert_allclose("dbias", b.dbias, dbias, (size_t)g.cout, 1e-5, 1e-5);
-		free(out);
-		free(din);
-		free(dweight);
-		free(dbias);
-		bufs_free(&b);
+		check_against_naive(&g, 100 + (uint64_t)t);
 	}
+}
+
+/*
+ * Geometries whose column matrix is split into bands of output rows (see conv.c): the
+ * bands share input rows, so col2im adds across band boundaries.
+ */
+static void test_banded_matches_naive(void **state)
+{
+	const int p1[4] = {1, 1, 1, 1}, p3[4] = {3, 3, 3, 3}, pa[4] = {0, 2, 1, 0};
+	struct conv_geom g;
+
+	(void)state;
+	g = conv_geom_make(1, 64, 40, 128, 2, 3, 3, 1, 1, p1);
+	assert_true(conv_workspace_floats(&g) < (size_t)64 * 9 * g.ho * g.wo);
+	check_against_naive(&g, 1);
+	g = conv_geom_make(1, 32, 60, 128, 2, 7, 7, 2, 2, p3);
+	assert_true(conv_workspace_floats(&g) < (size_t)32 * 49 * g.ho * g.wo);
+	check_against_naive(&g, 2);
+	/* One output row per band. */
+	g = conv_geom_make(1, 200, 3, 900, 1, 3, 3, 1, 1, pa);
+	assert_int_equal(conv_workspace_floats(&g), (size_t)200 * 9 * g.wo);
+	check_against_naive(&g, 3);
 }
 
 /* The fixture cases of scripts/ref_conv.py: n, cin, h, w, cout, kh, kw, stride, pad, bias. */
@@ -598,6 +636,9 @@ static void test_threads_bitwise_identical(void **state)
 	check_threads(&g);
 	g = geom(2, 64, 16, 32, 128, 1, 1, 0, 0, 0, 0);
 	check_threads(&g);
+	g = geom(1, 64, 24, 128, 32, 3, 1, 1, 1, 1, 1);
+	assert_true(conv_workspace_floats(&g) < (size_t)64 * 9 * g.ho * g.wo);
+	check_threads(&g);
 	kn_set_threads(threads);
 }
 
@@ -609,6 +650,7 @@ int main(void)
 		cmocka_unit_test(test_pointwise_is_matrix_product),
 		cmocka_unit_test(test_delta_kernel_shifts),
 		cmocka_unit_test(test_fast_matches_naive),
+		cmocka_unit_test(test_banded_matches_naive),
 		cmocka_unit_test(test_fixtures),
 		cmocka_unit_test(test_gradients_central_differences),
 		cmocka_unit_test(test_backward_accumulates),
