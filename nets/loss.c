@@ -182,12 +182,13 @@ double loss_ce_forward_backward(float *dlogits, const float *logits, const uint8
 				const struct loss_ce_geom *g)
 {
 	double wsum = loss_ce_weight_sum(labels, weights, g);
-	struct loss_pass lp = {logits, labels, weights, dlogits, (float)(dloss / wsum), g};
+	struct loss_pass lp = {logits, labels, weights, dlogits, 0.0f, g};
 
 	CHECK(dlogits);
 	/* No valid pixel: the loss is defined as 0, so nothing flows back. */
 	if (wsum == 0)
 		return 0;
+	lp.gscale = (float)(dloss / wsum);
 	return loss_run(&lp, wsum);
 }
 

@@ -9,6 +9,7 @@
 #include "tests/testutil.h"
 
 #include "tests/gradcheck.h"
+#include "tests/layers_ref.h"
 
 #include "io/alloc.h"
 #include "nets/gemm.h"
@@ -172,30 +173,11 @@ struct loss_ref_ctx {
 	const float *w;
 };
 
-/* The weighted mean cross-entropy in double, pixel by pixel from the definition. */
 static double loss_ref(const double *x, void *ctx)
 {
 	const struct loss_ref_ctx *c = ctx;
-	int k = c->g->k, hw = c->g->hw;
-	double num = 0, den = 0;
 
-	for (int n = 0; n < c->g->n; n++) {
-		for (int s = 0; s < hw; s++) {
-			int y = c->y[n * hw + s];
-			double m = -INFINITY, sum = 0, wy;
-
-			if (y == c->g->ignore)
-				continue;
-			wy = c->w ? c->w[y] : 1.0;
-			for (int j = 0; j < k; j++)
-				m = fmax(m, x[(n * k + j) * hw + s]);
-			for (int j = 0; j < k; j++)
-				sum += exp(x[(n * k + j) * hw + s] - m);
-			num += wy * (log(sum) + m - x[(n * k + y) * hw + s]);
-			den += wy;
-		}
-	}
-	return den == 0 ? 0 : num / den;
+	return ref_ce_loss(x, c->y, c->w, c->g);
 }
 
 static void gradcheck_case(int n, int k, int hw, const float *w, uint64_t seed)

@@ -7,6 +7,7 @@
 #include "tests/testutil.h"
 
 #include "tests/gradcheck.h"
+#include "tests/layers_ref.h"
 
 #include "io/alloc.h"
 #include "nets/gemm.h"
@@ -181,37 +182,19 @@ static void test_fixtures(void **state)
 struct pool_ref_ctx {
 	const struct pool_geom *g;
 	const double *r; /* upstream gradient (n, c, ho, wo) */
+	double *out;     /* scratch (n, c, ho, wo) */
 };
 
-/* sum(r * maxpool(x)) in double, straight from the definition with -inf padding. */
+/* sum(r * maxpool(x)) in double. */
 static double pool_ref(const double *x, void *ctx)
 {
 	const struct pool_ref_ctx *c = ctx;
-	const struct pool_geom *g = c->g;
+	size_t no = (size_t)c->g->n * c->g->c * c->g->ho * c->g->wo;
 	double s = 0;
-	size_t o = 0;
 
-	for (int p = 0; p < g->n * g->c; p++) {
-		for (int oy = 0; oy < g->ho; oy++) {
-			for (int ox = 0; ox < g->wo; ox++, o++) {
-				double best = -INFINITY;
-
-				for (int dy = 0; dy < g->kh; dy++) {
-					for (int dx = 0; dx < g->kw; dx++) {
-						int y = oy * g->sh - g->ph + dy;
-						int xx = ox * g->sw - g->pw + dx;
-						double v;
-
-						if (y < 0 || y >= g->h || xx < 0 || xx >= g->w)
-							continue;
-						v = x[((size_t)p * g->h + y) * g->w + xx];
-						best = v > best ? v : best;
-					}
-				}
-				s += c->r[o] * best;
-			}
-		}
-	}
+	ref_maxpool(c->out, NULL, x, c->g);
+	for (size_t i = 0; i < no; i++)
+		s += c->r[i] * c->out[i];
 	return s;
 }
 
@@ -240,7 +223,7 @@ static void gradcheck_case(int n, int c, int h, int w, int k, int s, int p)
 	float *r = xmalloc(no * sizeof(float)), *dx = xmalloc(ni * sizeof(float)), *before;
 	int32_t *at = xmalloc(no * sizeof(int32_t));
 	double *xd, *num = xmalloc(ni * sizeof(double));
-	struct pool_ref_ctx ctx = {&g, NULL};
+	struct pool_ref_ctx ctx = {&g, NULL, xmalloc(no * sizeof(double))};
 
 	fill_distinct(x, ni, 31 + (uint64_t)k);
 	fill_uniform(r, no, -1, 1, 32);
@@ -265,6 +248,7 @@ static void gradcheck_case(int n, int c, int h, int w, int k, int s, int p)
 	free(xd);
 	free(num);
 	free((double *)ctx.r);
+	free(ctx.out);
 }
 
 static void test_gradcheck(void **state)

@@ -8,6 +8,7 @@
 #include "tests/testutil.h"
 
 #include "tests/gradcheck.h"
+#include "tests/layers_ref.h"
 
 #include "io/alloc.h"
 #include "nets/gemm.h"
@@ -17,49 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The source coordinate of output index d along an axis, from the definition. */
-static double ref_source(int d, int in, int out)
-{
-	/* The scale is a float division, as in PyTorch; the rest is exact in double. */
-	float scale = (float)in / (float)out;
-	double s = (double)scale * (d + 0.5) - 0.5;
-
-	return s < 0 ? 0 : s;
-}
-
-/* One axis: the two taps of output d and the weight of the second. */
-static void ref_taps(int d, int in, int out, int *i0, int *i1, double *l1)
-{
-	double s = ref_source(d, in, out);
-
-	*i0 = (int)floor(s);
-	if (*i0 > in - 1)
-		*i0 = in - 1;
-	*i1 = *i0 + 1 < in ? *i0 + 1 : in - 1;
-	*l1 = s - *i0;
-}
-
-/* out (planes, ho, wo) = resize of x (planes, h, w) in double, pixel by pixel. */
-static void ref_resize(double *out, const double *x, int planes, int h, int w, int ho, int wo)
-{
-	for (int p = 0; p < planes; p++) {
-		const double *xp = x + (size_t)p * h * w;
-
-		for (int y = 0; y < ho; y++) {
-			for (int xx = 0; xx < wo; xx++) {
-				int y0, y1, x0, x1;
-				double ly, lx;
-
-				ref_taps(y, h, ho, &y0, &y1, &ly);
-				ref_taps(xx, w, wo, &x0, &x1, &lx);
-				out[((size_t)p * ho + y) * wo + xx] =
-					(1 - ly) * ((1 - lx) * xp[y0 * w + x0] + lx * xp[y0 * w + x1]) +
-					ly * ((1 - lx) * xp[y1 * w + x0] + lx * xp[y1 * w + x1]);
-			}
-		}
-	}
-}
 
 struct resize_case {
 	int planes, h, w, ho, wo;
