@@ -263,7 +263,8 @@ static int backbone(struct builder *b, int x)
 						  : b->cfg->imagenet_pads ? pad_imagenet : pad_tl;
 			bool one = t->bottleneck && s == 3;
 
-			x = trans_block(b, s, x, net_channels(wm, st->channels), one ? 1 : 2, pad);
+			x = trans_block(b, s, x, net_channels(wm, st->channels), one ? 1 : 2,
+					one ? pad_none : pad);
 		}
 		for (int i = 0; i < st->blocks; i++, block++)
 			x = t->bottleneck ? bottleneck(b, block, x, inner, s == 3)

@@ -1,0 +1,230 @@
+/* knseg checkpoints: metadata and parameters in safetensors files. See checkpoint.h. */
+#include "nets/checkpoint.h"
+#include "io/error.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void checkpoint_meta_default(struct checkpoint_meta *meta, const struct net_config *cfg)
+{
+	static const float mean[3] = {0.485f, 0.456f, 0.406f};
+	static const float std[3] = {0.229f, 0.224f, 0.225f};
+
+	memset(meta, 0, sizeof(*meta));
+	strcpy(meta->kind, "model");
+	meta->cfg = *cfg;
+	memcpy(meta->mean, mean, sizeof(mean));
+	memcpy(meta->std, std, sizeof(std));
+	meta->kn_eval = KN_EVAL_EXPECTED;
+}
+
+static const char *need(const struct safetensors_file *f, const char *key)
+{
+	const char *v = safetensors_meta_get(f, key);
+
+	if (!v)
+		kn_error(KN_EFORMAT, "'%s': checkpoint metadata lacks '%s'", f->name, key);
+	return v;
+}
+
+static int parse_float(const struct safetensors_file *f, const char *key, const char *s,
+		       double lo, double hi, float *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
+		return kn_error(KN_EFORMAT, "'%s': metadata %s '%s' is not a number in [%g, %g]",
+				f->name, key, s, lo, hi);
+	*out = (float)v;
+	return 0;
+}
+
+/* "a,b,c" into three floats. */
+static int parse_triple(const struct safetensors_file *f, const char *key, float out[3])
+{
+	const char *s = need(f, key);
+	char buf[128], *tok, *save = NULL;
+	int i = 0;
+
+	if (!s)
+		return KN_EFORMAT;
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (i == 3 || parse_float(f, key, tok, -1e6, 1e6, &out[i]) < 0)
+			return kn_error(KN_EFORMAT, "'%s': metadata %s '%s' is not three numbers",
+					f->name, key, s);
+		i++;
+	}
+	if (i != 3)
+		return kn_error(KN_EFORMAT, "'%s': metadata %s '%s' is not three numbers", f->name,
+				key, s);
+	return 0;
+}
+
+static int read_arch_width(const struct safetensors_file *f, struct checkpoint_meta *meta)
+{
+	const char *arch = need(f, "arch"), *width = need(f, "width");
+
+	if (!arch || !width)
+		return KN_EFORMAT;
+	if (net_arch_parse(arch, &meta->cfg.arch) < 0)
+		return kn_error(KN_EFORMAT, "'%s': %s", f->name, kn_errmsg());
+	return parse_float(f, "width", width, 0.01, 8, &meta->cfg.width);
+}
+
+static int read_model_keys(const struct safetensors_file *f, struct checkpoint_meta *meta)
+{
+	const char *head = need(f, "head"), *k = need(f, "num_classes");
+	const char *classes = need(f, "classes"), *kn_eval = need(f, "kn_eval");
+	const char *kn_p = safetensors_meta_get(f, "kn_p");
+	float classes_f = 0;
+	int err;
+
+	if (!head || !k || !classes || !kn_eval)
+		return KN_EFORMAT;
+	if (net_head_parse(head, &meta->cfg.head) < 0)
+		return kn_error(KN_EFORMAT, "'%s': %s", f->name, kn_errmsg());
+	err = parse_float(f, "num_classes", k, 1, 255, &classes_f);
+	if (err)
+		return err;
+	meta->cfg.num_classes = (int)classes_f;
+	if ((float)meta->cfg.num_classes != classes_f)
+		return kn_error(KN_EFORMAT, "'%s': metadata num_classes '%s' is not an integer",
+				f->name, k);
+	if (strlen(classes) >= sizeof(meta->classes))
+		return kn_error(KN_EFORMAT, "'%s': metadata classes is too long", f->name);
+	strcpy(meta->classes, classes);
+	if (kn_mode_parse(kn_eval, &meta->kn_eval) < 0)
+		return kn_error(KN_EFORMAT, "'%s': %s", f->name, kn_errmsg());
+	meta->cfg.p = 0.05f;
+	if (kn_p && (err = parse_float(f, "kn_p", kn_p, 0, 0.99, &meta->cfg.p)))
+		return err;
+	if ((err = parse_triple(f, "mean", meta->mean)) || (err = parse_triple(f, "std", meta->std)))
+		return err;
+	for (int i = 0; i < 3; i++)
+		if (meta->std[i] <= 0)
+			return kn_error(KN_EFORMAT, "'%s': metadata std must be positive", f->name);
+	return 0;
+}
+
+int checkpoint_read_meta(const struct safetensors_file *f, struct checkpoint_meta *meta)
+{
+	const char *format = safetensors_meta_get(f, "format");
+	const char *kind = safetensors_meta_get(f, "kind");
+	struct net_config base = net_config_default(NET_KNRESNET18, NET_HEAD_FPN, 19);
+	int err;
+
+	checkpoint_meta_default(meta, &base);
+	if (!format)
+		return kn_error(KN_EFORMAT, "'%s': not a knseg checkpoint (no 'format' metadata)",
+				f->name);
+	if (strcmp(format, CHECKPOINT_FORMAT) != 0)
+		return kn_error(KN_EFORMAT, "'%s': checkpoint format '%s' is not %s", f->name,
+				format, CHECKPOINT_FORMAT);
+	if (!kind)
+		kind = "model";
+	if (strcmp(kind, "model") && strcmp(kind, "train") && strcmp(kind, "backbone"))
+		return kn_error(KN_EFORMAT, "'%s': unknown checkpoint kind '%s'", f->name, kind);
+	strcpy(meta->kind, kind);
+	err = read_arch_width(f, meta);
+	if (err || !strcmp(kind, "backbone"))
+		return err;
+	return read_model_keys(f, meta);
+}
+
+static bool in_training_namespace(const char *name)
+{
+	return !strncmp(name, "optim.", 6) || !strncmp(name, "state.", 6);
+}
+
+int checkpoint_load_params(const struct safetensors_file *f, const struct graph *g,
+			   float *params, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	int failed = 0, first_err = 0;
+	char first[1024] = "";
+
+	for (int i = 0; i < g->nparams; i++) {
+		const struct graph_param *p = &g->params[i];
+		size_t shape[4];
+		int err;
+
+		if (strncmp(p->name, prefix, plen) != 0)
+			continue;
+		for (int d = 0; d < p->ndim; d++)
+			shape[d] = (size_t)p->dims[d];
+		err = safetensors_copy_f32(f, p->name, params + p->offset, p->ndim, shape);
+		if (err && !failed++) {
+			first_err = err;
+			snprintf(first, sizeof(first), "%s", kn_errmsg());
+		}
+	}
+	if (failed)
+		return kn_error(first_err, "%s%s", first,
+				failed > 1 ? " (and more parameters do not match)" : "");
+	for (size_t t = 0; t < f->n_tensors; t++) {
+		const char *name = f->tensors[t].name;
+
+		if (strncmp(name, prefix, plen) == 0 && !in_training_namespace(name) &&
+		    graph_find_param(g, name) < 0)
+			return kn_error(KN_EMISMATCH, "'%s': tensor '%s' is not a parameter of %s",
+					f->name, name, "this network");
+	}
+	return 0;
+}
+
+static void add_meta_float3(struct safetensors_writer *w, const char *key, const float v[3])
+{
+	char buf[96];
+
+	snprintf(buf, sizeof(buf), "%.9g,%.9g,%.9g", (double)v[0], (double)v[1], (double)v[2]);
+	safetensors_add_meta(w, key, buf);
+}
+
+void checkpoint_add_model(struct safetensors_writer *w, const struct graph *g,
+			  const float *params, const struct checkpoint_meta *meta)
+{
+	char buf[32];
+
+	for (int i = 0; i < g->nparams; i++) {
+		const struct graph_param *p = &g->params[i];
+		size_t shape[4];
+
+		for (int d = 0; d < p->ndim; d++)
+			shape[d] = (size_t)p->dims[d];
+		safetensors_add_f32(w, p->name, params + p->offset, p->ndim, shape);
+	}
+	safetensors_add_meta(w, "format", CHECKPOINT_FORMAT);
+	safetensors_add_meta(w, "kind", meta->kind);
+	safetensors_add_meta(w, "arch", net_arch_name(meta->cfg.arch));
+	snprintf(buf, sizeof(buf), "%.9g", (double)meta->cfg.width);
+	safetensors_add_meta(w, "width", buf);
+	safetensors_add_meta(w, "head", net_head_name(meta->cfg.head));
+	snprintf(buf, sizeof(buf), "%d", meta->cfg.num_classes);
+	safetensors_add_meta(w, "num_classes", buf);
+	safetensors_add_meta(w, "classes", meta->classes);
+	add_meta_float3(w, "mean", meta->mean);
+	add_meta_float3(w, "std", meta->std);
+	safetensors_add_meta(w, "kn_eval", kn_mode_name(meta->kn_eval));
+	snprintf(buf, sizeof(buf), "%.9g", (double)meta->cfg.p);
+	safetensors_add_meta(w, "kn_p", buf);
+}
+
+int checkpoint_save_model(const char *path, const struct graph *g, const float *params,
+			  const struct checkpoint_meta *meta)
+{
+	struct safetensors_writer w;
+	int err;
+
+	safetensors_writer_init(&w);
+	checkpoint_add_model(&w, g, params, meta);
+	err = safetensors_write(&w, path);
+	safetensors_writer_free(&w);
+	return err;
+}

@@ -1,0 +1,64 @@
+/*
+ * knseg checkpoints: safetensors files (io/safetensors.h) holding a network's
+ * parameters under their graph names and string metadata (design.md 2.5):
+ *
+ *   format       "knseg-1"
+ *   kind         "model" (weights of a whole network), "train" (model plus optimizer
+ *                and run state, see app/), or "backbone" (backbone weights only, e.g.
+ *                imported from PyTorch by scripts/import_torch.py)
+ *   arch, width, head, num_classes, classes (comma-separated names),
+ *   mean, std    three comma-separated floats each, applied to pixel / 255
+ *   kn_eval      "expected" | "none" | "sample"
+ *   kn_p         the KNConv statistics dropout probability the network was trained with
+ *
+ * A "backbone" file carries format, kind, arch and width only. Loading checks every
+ * parameter's presence, shape and float dtype, rejects tensors that belong to no
+ * parameter (outside the "optim." and "state." namespaces that training files add), and
+ * says exactly what does not match.
+ */
+#ifndef KNSEG_NETS_CHECKPOINT_H
+#define KNSEG_NETS_CHECKPOINT_H
+
+#include "io/safetensors.h"
+#include "nets/dropout.h"
+#include "nets/graph.h"
+#include "nets/knresnet.h"
+
+#define CHECKPOINT_FORMAT "knseg-1"
+#define CHECKPOINT_MAX_CLASSES_TEXT 4096
+
+struct checkpoint_meta {
+	char kind[16];
+	struct net_config cfg;
+	char classes[CHECKPOINT_MAX_CLASSES_TEXT]; /* comma-separated class names */
+	float mean[3], std[3];
+	enum kn_mode kn_eval;
+};
+
+/* ImageNet mean/std, expected mode, no classes: a starting point for new models. */
+void checkpoint_meta_default(struct checkpoint_meta *meta, const struct net_config *cfg);
+
+/*
+ * Reads and validates the metadata of f. A "backbone" file fills kind, arch and width
+ * only. KN_EFORMAT with a message naming the file and key on anything missing or bad.
+ */
+int checkpoint_read_meta(const struct safetensors_file *f, struct checkpoint_meta *meta);
+
+/*
+ * Copies into params (laid out as g's parameters) every parameter whose name starts
+ * with prefix ("" for all, "backbone." for a backbone file). Fails, naming the file
+ * and the first offending tensor (with how many more), when one is missing or
+ * misshaped, or when f holds a tensor under prefix that g does not have.
+ */
+int checkpoint_load_params(const struct safetensors_file *f, const struct graph *g,
+			   float *params, const char *prefix);
+
+/* Adds g's parameters and meta's keys to a writer (tensors point into params). */
+void checkpoint_add_model(struct safetensors_writer *w, const struct graph *g,
+			  const float *params, const struct checkpoint_meta *meta);
+
+/* Writes a weights-only ("model") checkpoint atomically. */
+int checkpoint_save_model(const char *path, const struct graph *g, const float *params,
+			  const struct checkpoint_meta *meta);
+
+#endif

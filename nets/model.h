@@ -1,0 +1,95 @@
+/*
+ * A network ready to run: its graph (nets/graph.h), its parameters, and every buffer a
+ * forward and backward pass needs, allocated once for a batch size and input size.
+ *
+ *     struct model *m;
+ *     if (model_create(&m, &cfg, n, h, w, MODEL_TRAIN) < 0) ...   (kn_errmsg())
+ *     model_init_weights(m, seed);
+ *     fill model_input(m)            (n, 3, h, w), normalized pixels
+ *     m->step = iteration;           (seeds the statistics dropout masks)
+ *     model_forward(m);
+ *     loss = model_backward(m, labels, class_weights);   (fills m->grads)
+ *     ... optimizer step on m->params with m->grads ...
+ *     model_destroy(m);
+ *
+ * Memory: parameters and gradients are one flat array each (graph_param offsets). A
+ * training model keeps every activation for the backward pass and plans the activation
+ * gradients so that buffers whose lifetimes do not overlap share memory; an inference
+ * model (MODEL_EVAL) plans its activations the same way, so it keeps only what is still
+ * to be read. Nothing is allocated by forward or backward.
+ *
+ * Randomness: the statistics dropout mask of op i at step t comes from the stream
+ * (seed, t, i) (nets/rng.h), so a run is reproducible whatever the thread count.
+ */
+#ifndef KNSEG_NETS_MODEL_H
+#define KNSEG_NETS_MODEL_H
+
+#include "nets/dropout.h"
+#include "nets/graph.h"
+#include "nets/knresnet.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum model_mode { MODEL_TRAIN, MODEL_EVAL };
+
+struct model_op_state;
+
+struct model {
+	struct net_config cfg;
+	struct graph g;
+	enum model_mode mode;
+	enum kn_mode kn_eval; /* statistics at inference (MODEL_EVAL); default expected */
+	uint64_t seed;        /* dropout mask streams */
+	int64_t step;         /* current iteration, set by the caller */
+	int n, h, w;          /* batch and input size (multiples of 32) */
+
+	float *params; /* g.param_count floats */
+	float *grads;  /* g.param_count floats, MODEL_TRAIN only */
+	bool owns_params;
+
+	/* private */
+	float **val, **dval;          /* per value: data and gradient (NULL when none) */
+	struct model_op_state *st;    /* per op */
+	int *last;                    /* per value: index of the last op reading it */
+	float *act, *dact, *stats, *ws;
+	uint8_t *masks;
+	int32_t *argmax;
+	size_t act_floats, dact_floats, stats_floats, ws_floats, mask_bytes, argmax_count;
+};
+
+/*
+ * Builds the network for n images of h x w (multiples of 32) and allocates everything.
+ * Parameters are zero until model_init_weights, a load, or model_share_params.
+ */
+int model_create(struct model **out, const struct net_config *cfg, int n, int h, int w,
+		 enum model_mode mode);
+
+void model_destroy(struct model *m);
+
+/* Chooses the statistics of an inference model (expected, none or sample). */
+void model_set_kn_eval(struct model *m, enum kn_mode mode);
+
+/* Kaiming-normal weights (graph_param.init_std), zero biases, from seed. */
+void model_init_weights(struct model *m, uint64_t seed);
+
+/* Makes m read the parameters of src (same graph parameters) instead of its own. */
+void model_share_params(struct model *m, const struct model *src);
+
+/* The input buffer (n, 3, h, w) and the logits (n, K, h, w) of the last forward. */
+float *model_input(struct model *m);
+const float *model_logits(const struct model *m);
+
+void model_forward(struct model *m);
+
+/*
+ * Softmax cross-entropy of the last forward's logits against labels (n, h, w) (255 =
+ * ignore; optional class weights), then the backward pass: m->grads is overwritten with
+ * the gradient of the loss. Returns the loss. MODEL_TRAIN only.
+ */
+double model_backward(struct model *m, const uint8_t *labels, const float *class_weights);
+
+/* Bytes the model holds (parameters, gradients, activations, caches, workspace). */
+size_t model_memory_bytes(const struct model *m);
+
+#endif
