@@ -6,6 +6,8 @@
 #   make fuzz         build the libFuzzer targets (tests/fuzz/fuzz_*.c) with clang
 #   make fuzz-run     run each fuzz target for FUZZ_SECONDS
 #   make fixtures     regenerate the PyTorch reference fixtures (needs python3-torch)
+#   make bench        knseg against PyTorch on the reference workload (BENCH_WORKLOADS=file
+#                     for others), in one run on this machine
 #
 # Benchmark programs (tests/bench_*.c) are built with the tests but never run by them.
 #
@@ -56,7 +58,7 @@ BENCH_BIN := $(BENCH_SRC:tests/%.c=$(B)/tests/%)
 LIB := $(B)/libknseg.a
 PROG := $(B)/knseg
 
-.PHONY: all build deps test run-tests demo fuzz fuzz-run fixtures bench-deps clean
+.PHONY: all build deps test run-tests demo fuzz fuzz-run fixtures bench bench-deps clean
 .DEFAULT_GOAL := all
 # Keep test objects (make would delete them as intermediates and rebuild every time).
 .SECONDARY:
@@ -115,6 +117,10 @@ fuzz-run: fuzz
 
 bench-deps:
 	@scripts/deps.sh bench
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory build
+	@scripts/bench.sh $(PROG) $(BENCH_WORKLOADS)
 
 fixtures: bench-deps
 	/usr/bin/python3 scripts/make_fixtures.py tests/fixtures

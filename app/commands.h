@@ -14,6 +14,7 @@ struct command {
 };
 
 int cmd_info(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Prints "knseg: <message>" to stderr and returns 1 (for `return die(...)`). */
 int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -20,6 +20,7 @@ static int cmd_version(int argc, char **argv)
 
 static const struct command commands[] = {
 	{"info", "print the layer table of a network", cmd_info},
+	{"bench", "time the forward pass and the training step", cmd_bench},
 	{"version", "print the version", cmd_version},
 };
 
