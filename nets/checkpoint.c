@@ -74,7 +74,7 @@ static int read_arch_width(const struct safetensors_file *f, struct checkpoint_m
 	if (!arch || !width)
 		return KN_EFORMAT;
 	if (net_arch_parse(arch, &meta->cfg.arch) < 0)
-		return kn_error(KN_EFORMAT, "'%s': %s", f->name, kn_errmsg());
+		return kn_error_prefix(KN_EFORMAT, "'%s'", f->name);
 	return parse_float(f, "width", width, 0.01, 8, &meta->cfg.width);
 }
 
@@ -89,7 +89,7 @@ static int read_model_keys(const struct safetensors_file *f, struct checkpoint_m
 	if (!head || !k || !classes || !kn_eval)
 		return KN_EFORMAT;
 	if (net_head_parse(head, &meta->cfg.head) < 0)
-		return kn_error(KN_EFORMAT, "'%s': %s", f->name, kn_errmsg());
+		return kn_error_prefix(KN_EFORMAT, "'%s'", f->name);
 	err = parse_float(f, "num_classes", k, 1, 255, &classes_f);
 	if (err)
 		return err;
@@ -101,7 +101,7 @@ static int read_model_keys(const struct safetensors_file *f, struct checkpoint_m
 		return kn_error(KN_EFORMAT, "'%s': metadata classes is too long", f->name);
 	strcpy(meta->classes, classes);
 	if (kn_mode_parse(kn_eval, &meta->kn_eval) < 0)
-		return kn_error(KN_EFORMAT, "'%s': %s", f->name, kn_errmsg());
+		return kn_error_prefix(KN_EFORMAT, "'%s'", f->name);
 	meta->cfg.p = 0.05f;
 	if (kn_p && (err = parse_float(f, "kn_p", kn_p, 0, 0.99, &meta->cfg.p)))
 		return err;

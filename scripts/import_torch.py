@@ -13,7 +13,7 @@ format, kind = backbone, arch, width. The result is what
 `knseg train --init-backbone OUT.safetensors` loads.
 
 Every backbone parameter of the chosen architecture must be present with the reference
-shape (width 1.0); the script fails naming what is missing, extra or misshaped.
+shape (at width 1.0 unless --width says otherwise); the script fails naming what is missing, extra or misshaped.
 """
 import argparse
 import os
@@ -44,12 +44,14 @@ def load_state_dict(path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--arch", required=True, choices=sorted(knseg_torch.ARCHS))
+    ap.add_argument("--width", type=float, default=1.0,
+                    help="channel multiplier of the source model (default 1.0)")
     ap.add_argument("input")
     ap.add_argument("output")
     args = ap.parse_args()
 
     sd = load_state_dict(args.input)
-    expected = knseg_torch.Backbone(args.arch, imagenet_pads=True).state_dict()
+    expected = knseg_torch.Backbone(args.arch, args.width, imagenet_pads=True).state_dict()
     backbone = {k: v for k, v in sd.items()
                 if not k.startswith(knseg_torch.CLASSIFIER_PREFIXES)}
     missing = sorted(set(expected) - set(backbone))
@@ -62,7 +64,8 @@ def main():
             sys.exit("import_torch: %s has shape %s, %s needs %s"
                      % (name, tuple(backbone[name].shape), args.arch, tuple(t.shape)))
     tensors = {"backbone." + k: v.detach().float().numpy() for k, v in backbone.items()}
-    meta = {"format": "knseg-1", "kind": "backbone", "arch": args.arch, "width": "1"}
+    meta = {"format": "knseg-1", "kind": "backbone", "arch": args.arch,
+            "width": repr(args.width)}
     safetensors_io.save(args.output, tensors, meta)
     print("import_torch: wrote %d tensors to %s" % (len(tensors), args.output))
 

@@ -9,6 +9,9 @@ mode agree), and the fixtures hold:
                                              knseg checkpoint metadata
   models_<arch>_<head>_input.npy             (2, 3, 32, 64)
   models_<arch>_<head>_logits.npy            (2, 5, 32, 64)
+the backbone of knresnet18 as scripts/import_torch.py converts a reference state_dict
+(reference names, a classification head included, which the import drops):
+  models_knresnet18_backbone.safetensors
 and, for the three combinations that cover every block type (knresnet18 with both
 heads, knresnet50 with fpn), the loss against fixed labels and every parameter gradient:
   models_<arch>_<head>_labels.npy            (2, 32, 64), 255 = ignore
@@ -16,7 +19,9 @@ heads, knresnet50 with fpn), the loss against fixed labels and every parameter g
   models_<arch>_<head>_grads.safetensors     the gradients under the parameter names
 """
 import os
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import torch
@@ -71,12 +76,31 @@ def generate_one(outdir, arch, head, seed):
     safetensors_io.save(os.path.join(outdir, tag + "_grads.safetensors"), grads)
 
 
+def generate_import(outdir):
+    """Runs scripts/import_torch.py on the knresnet18 fcn fixture's backbone."""
+    weights, _ = safetensors_io.load(os.path.join(outdir, "models_knresnet18_fcn_weights.safetensors"))
+    sd = {k[len("backbone."):]: torch.from_numpy(v.copy()) for k, v in weights.items()
+          if k.startswith("backbone.")}
+    sd["conv_block_f.conv.weight"] = torch.zeros(8, 8, 2, 2)
+    sd["fc.weight"] = torch.zeros(10, 8)
+    sd["fc.bias"] = torch.zeros(10)
+    here = os.path.dirname(os.path.abspath(__file__))
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "model.pt")
+        torch.save({"state_dict": sd}, src)
+        subprocess.run([sys.executable, os.path.join(here, "import_torch.py"), "--arch",
+                        "knresnet18", "--width", repr(WIDTH), src,
+                        os.path.join(outdir, "models_knresnet18_backbone.safetensors")],
+                       check=True)
+
+
 def generate(outdir):
     seed = 100
     for arch in ("knresnet18", "knresnet34", "knresnet50"):
         for head in ("fcn", "fpn"):
             generate_one(outdir, arch, head, seed)
             seed += 10
+    generate_import(outdir)
 
 
 if __name__ == "__main__":
