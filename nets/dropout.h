@@ -1,0 +1,63 @@
+/*
+ * Statistics dropout of kernel normalization (design.md 1.1-1.3): keep masks and the
+ * inference modes.
+ *
+ * KernelNorm and KNConv take the mean and variance of each normalization unit from a
+ * dropped-out copy of the input; the values they normalize are never dropped. A mask is
+ * an array of uint8 keep flags (1 keep, 0 drop); a kept value is scaled by 1/(1-p).
+ * Layers never draw masks: the caller draws one per forward call into memory it owns,
+ * from a stream seeded by (seed, step, layer), and hands the same flags to backward:
+ *
+ *     struct rng r;
+ *     rng_init_stream(&r, seed, step, layer_index);
+ *     dropout_mask(keep, knconv_mask_count(&g), g.p, &r);
+ *
+ * dropout_mask() splits the flags into fixed blocks, each drawn from its own stream
+ * derived from one draw of r, so a mask depends on (seed, step, layer) only, never on
+ * the number of threads that drew it.
+ *
+ * Modes (the --kn-eval choice at inference; training always uses KN_TRAIN):
+ *   KN_TRAIN          statistics of the dropped input, mask given (NULL allowed when p = 0)
+ *   KN_EVAL_EXPECTED  no mask; mu of the input and the expected training-time variance
+ *                     var_e = var + p/(1-p) * (1 - 1/M) * mean(x^2) over the M-element unit
+ *   KN_EVAL_NONE      no mask; plain statistics, as if p = 0
+ *   KN_EVAL_SAMPLE    as KN_TRAIN (a mask from a seeded generator), the reference behaviour
+ */
+#ifndef KNSEG_NETS_DROPOUT_H
+#define KNSEG_NETS_DROPOUT_H
+
+#include "nets/rng.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum kn_mode {
+	KN_TRAIN,
+	KN_EVAL_EXPECTED,
+	KN_EVAL_NONE,
+	KN_EVAL_SAMPLE,
+};
+
+/*
+ * Fills keep[0..n) with independent flags, each 0 with probability p (0 <= p < 1, exact
+ * to 2^-32), and advances r by one draw.
+ */
+void dropout_mask(uint8_t *keep, size_t n, float p, struct rng *r);
+
+/* Whether a call in mode with probability p reads keep flags (and so needs a mask). */
+bool dropout_uses_mask(enum kn_mode mode, float p);
+
+/*
+ * The factor c of the expected variance, var_e = var + c * mean(x^2), for a unit of m
+ * elements: p/(1-p) * (1 - 1/m) in KN_EVAL_EXPECTED, 0 in every other mode.
+ */
+double dropout_expected_factor(enum kn_mode mode, float p, size_t m);
+
+/* "train", "expected", "none", "sample". */
+const char *kn_mode_name(enum kn_mode mode);
+
+/* Parses an inference mode name ("expected", "none", "sample"); KN_EINVAL otherwise. */
+int kn_mode_parse(const char *name, enum kn_mode *out);
+
+#endif
