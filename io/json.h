@@ -131,6 +131,7 @@ void json_array_end(struct json_writer *w);
 
 /* A key inside an object; the next call writes its value. */
 void json_key(struct json_writer *w, const char *key);
+void json_key_n(struct json_writer *w, const char *key, size_t n);
 
 void json_string(struct json_writer *w, const char *s);
 void json_string_n(struct json_writer *w, const char *s, size_t n);

@@ -134,14 +134,19 @@ void json_array_end(struct json_writer *w)
 	end(w, ']', false);
 }
 
-void json_key(struct json_writer *w, const char *key)
+void json_key_n(struct json_writer *w, const char *key, size_t n)
 {
 	CHECK(w->in_object[w->depth] && !w->after_key);
 	if (w->need_comma)
 		put_char(w, ',');
-	json_append_quoted(w, key, strlen(key));
+	json_append_quoted(w, key, n);
 	put_char(w, ':');
 	w->after_key = true;
+}
+
+void json_key(struct json_writer *w, const char *key)
+{
+	json_key_n(w, key, strlen(key));
 }
 
 /* Writes the text of a scalar value. */
