@@ -131,12 +131,21 @@ static void last_uses(const struct graph *g, int *last)
 	last[g->output] = g->nops;
 }
 
+/* When value v's memory may be reused: never for the input, which the caller fills
+ * once and may run again, nor the output, which the caller reads after the pass. */
+static int activation_end(const struct model *m, int v)
+{
+	if (m->mode == MODEL_TRAIN || v == m->g.input || v == m->g.output)
+		return INT_MAX - 1;
+	return m->last[v];
+}
+
 /*
  * Activations. Training keeps them all (the backward pass reads them); inference lets a
- * value's memory go once its last reader has run. Time i is op i; the input lives from
- * time -1.
+ * value's memory go once its last reader has run (activation_end). Time i is op i; the
+ * input lives from time -1.
  */
-static void plan_activations(struct model *m, const int *last)
+static void plan_activations(struct model *m)
 {
 	const struct graph *g = &m->g;
 	struct plan_item *items = xcalloc((size_t)g->nvalues, sizeof(*items));
@@ -144,7 +153,7 @@ static void plan_activations(struct model *m, const int *last)
 	for (int v = 0; v < g->nvalues; v++) {
 		items[v].size = value_count(m, v);
 		items[v].start = -1;
-		items[v].end = m->mode == MODEL_TRAIN ? INT_MAX - 1 : last[v];
+		items[v].end = activation_end(m, v);
 	}
 	for (int i = 0; i < g->nops; i++)
 		items[g->ops[i].out].start = i;
@@ -245,7 +254,7 @@ int model_create(struct model **out, const struct net_config *cfg, int n, int h,
 	setup_ops(m);
 	m->last = xmalloc((size_t)m->g.nvalues * sizeof(int));
 	last_uses(&m->g, m->last);
-	plan_activations(m, m->last);
+	plan_activations(m);
 	if (mode == MODEL_TRAIN)
 		plan_gradients(m, m->last);
 	carve_stats(m);
@@ -314,6 +323,35 @@ float *model_input(struct model *m)
 const float *model_logits(const struct model *m)
 {
 	return m->val[m->g.output];
+}
+
+void model_set_input(struct model *m, int i, const float *src, int h, int w)
+{
+	float *dst = model_input(m) + (size_t)i * 3 * m->h * m->w;
+
+	CHECK(i >= 0 && i < m->n && h >= 1 && w >= 1 && h <= m->h && w <= m->w);
+	memset(dst, 0, (size_t)3 * m->h * m->w * sizeof(float));
+	for (int c = 0; c < 3; c++)
+		for (int y = 0; y < h; y++)
+			memcpy(dst + ((size_t)c * m->h + y) * m->w, src + ((size_t)c * h + y) * w,
+			       (size_t)w * sizeof(float));
+}
+
+void model_crop_logits(const struct model *m, int i, float *dst, int h, int w)
+{
+	int k = m->cfg.num_classes;
+	const float *src = model_logits(m) + (size_t)i * k * m->h * m->w;
+
+	CHECK(i >= 0 && i < m->n && h >= 1 && w >= 1 && h <= m->h && w <= m->w);
+	for (int c = 0; c < k; c++)
+		for (int y = 0; y < h; y++)
+			memcpy(dst + ((size_t)c * h + y) * w, src + ((size_t)c * m->h + y) * m->w,
+			       (size_t)w * sizeof(float));
+}
+
+int model_padded_side(int side)
+{
+	return (side + 31) / 32 * 32;
 }
 
 static const float *param_ptr(const struct model *m, int id)

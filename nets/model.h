@@ -80,6 +80,18 @@ void model_share_params(struct model *m, const struct model *src);
 float *model_input(struct model *m);
 const float *model_logits(const struct model *m);
 
+/*
+ * Places image i of the batch: src (3, h, w) with h <= m->h and w <= m->w goes to the
+ * top-left of the input, the rest of the padded input is 0 (the normalized mean).
+ */
+void model_set_input(struct model *m, int i, const float *src, int h, int w);
+
+/* Copies image i's logits cropped back to (K, h, w) into dst. */
+void model_crop_logits(const struct model *m, int i, float *dst, int h, int w);
+
+/* The padded size the networks need for an h x w image: sides rounded up to 32. */
+int model_padded_side(int side);
+
 void model_forward(struct model *m);
 
 /*

@@ -20,26 +20,28 @@
 
 /*
  * Tolerances: the reference runs in float64; knseg in float32 through ~40 layers, each
- * normalizing, so rounding differences grow to ~1e-5 relative on the logits. Gradients
- * near the input sum many terms that cancel; PyTorch's own float32 gradients differ from
- * its float64 ones by ~2e-4 of the tensor's largest element there, so each gradient is
- * compared elementwise with an absolute slack of GRAD_SCALE_TOL times that largest
- * element. A wrong padding, order or name gives O(1) differences.
+ * normalizing, so rounding differences grow on the logits: PyTorch's own float32 run of
+ * these fixtures differs from its float64 run by at most 9e-6 for knresnet18/34 and
+ * 2.1e-4 for knresnet50 (its tiny-width bottlenecks normalize nearly constant units),
+ * so the absolute logit tolerance is 1e-4 and 5e-4 respectively. Gradients
+ * sum many terms that cancel; PyTorch's own float32 gradients differ from its float64
+ * ones by up to 1.2e-5 (knresnet18) and 2.3e-4 (knresnet50) of a tensor's largest
+ * element, so each gradient element gets an absolute slack of grad_tol (1e-4, 1e-3)
+ * times that largest element. A wrong padding, order or name gives O(1) differences.
  */
 #define LOGIT_RTOL 1e-4
-#define LOGIT_ATOL 1e-4
 #define GRAD_RTOL 1e-3
-#define GRAD_SCALE_TOL 2e-4
 
 struct combo {
 	const char *arch, *head;
 	bool grads;
+	double logit_atol, grad_tol;
 };
 
 static const struct combo combos[] = {
-	{"knresnet18", "fcn", true},  {"knresnet18", "fpn", true},
-	{"knresnet34", "fcn", false}, {"knresnet34", "fpn", false},
-	{"knresnet50", "fcn", false}, {"knresnet50", "fpn", true},
+	{"knresnet18", "fcn", true, 1e-4, 1e-4},  {"knresnet18", "fpn", true, 1e-4, 1e-4},
+	{"knresnet34", "fcn", false, 1e-4, 1e-4}, {"knresnet34", "fpn", false, 1e-4, 1e-4},
+	{"knresnet50", "fcn", false, 5e-4, 1e-3}, {"knresnet50", "fpn", true, 5e-4, 1e-3},
 };
 
 static struct model *load_model(const char *tag, enum model_mode mode)
@@ -73,14 +75,14 @@ static void run_input(struct model *m, const char *tag)
 	model_forward(m);
 }
 
-static void check_logits(struct model *m, const char *tag)
+static void check_logits(struct model *m, const char *tag, double atol)
 {
 	char name[128];
 	struct npy_array want;
 
 	snprintf(name, sizeof(name), "%s_logits", tag);
 	fixture_load_shape(name, &want, 4, 2, 5, 32, 64);
-	assert_allclose(name, model_logits(m), want.data, want.count, LOGIT_RTOL, LOGIT_ATOL);
+	assert_allclose(name, model_logits(m), want.data, want.count, LOGIT_RTOL, atol);
 	npy_free(&want);
 }
 
@@ -93,7 +95,7 @@ static double max_abs(const float *x, size_t n)
 	return m;
 }
 
-static void check_grads(struct model *m, const char *tag)
+static void check_grads(struct model *m, const char *tag, double grad_tol)
 {
 	char name[128], path[256];
 	struct npy_array labels_f, loss;
@@ -124,7 +126,7 @@ static void check_grads(struct model *m, const char *tag)
 			shape[d] = (size_t)p->dims[d];
 		assert_int_equal(safetensors_copy_f32(&f, p->name, want, p->ndim, shape), 0);
 		assert_allclose(p->name, m->grads + p->offset, want, p->count, GRAD_RTOL,
-				GRAD_SCALE_TOL * max_abs(want, p->count));
+				grad_tol * max_abs(want, p->count));
 		free(want);
 	}
 	safetensors_free(&f);
@@ -142,12 +144,12 @@ static void test_parity(void **state)
 	snprintf(tag, sizeof(tag), "models_%s_%s", c->arch, c->head);
 	train = load_model(tag, MODEL_TRAIN);
 	run_input(train, tag);
-	check_logits(train, tag);
+	check_logits(train, tag, c->logit_atol);
 	if (c->grads)
-		check_grads(train, tag);
+		check_grads(train, tag, c->grad_tol);
 	eval = load_model(tag, MODEL_EVAL);
 	run_input(eval, tag);
-	check_logits(eval, tag);
+	check_logits(eval, tag, c->logit_atol);
 	assert_true(eval->act_floats < train->act_floats / 2);
 	assert_true(model_memory_bytes(eval) < model_memory_bytes(train));
 	model_destroy(eval);
