@@ -320,7 +320,10 @@ static void integer_value(struct json_value *v, const char *digits, const char *
 	}
 }
 
-/* strtod on a NUL-terminated copy (the input has no terminator). */
+/*
+ * strtod on a NUL-terminated copy (the input has no terminator). strtod follows
+ * LC_NUMERIC, which knseg leaves at "C" (it never calls setlocale).
+ */
 static int number_double(const char *s, size_t n, double *d)
 {
 	char small[64], *buf = small;
