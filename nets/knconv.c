@@ -142,6 +142,51 @@ static void weight_sums(float *sw, const float *weight, const struct conv_geom *
 }
 
 /*
+ * r1[i] += sum_c d[c][i], r2[i] += sum_c d[c][i]^2 for one pixel row, d = X * f; x and k
+ * point to channel 0's row, xs and ks are the channel strides (k NULL: no mask, f = 1).
+ * Channels go in groups of four so that the accumulators are loaded and stored once per
+ * group; restrict tells the compiler that the uint8 flags do not alias the sums, so the
+ * loops vectorize.
+ */
+static inline void add4(double *restrict r1, double *restrict r2, int i, double a,
+			double b, double c, double d)
+{
+	r1[i] += ((a + b) + c) + d;
+	r2[i] += ((a * a + b * b) + c * c) + d * d;
+}
+
+static void row_sums(double *restrict r1, double *restrict r2, const float *restrict x,
+		     size_t xs, const uint8_t *restrict k, size_t ks, int cin, int w, float scale)
+{
+	int ch = 0;
+
+	for (; ch + 4 <= cin; ch += 4) {
+		const float *x0 = x + ch * xs, *x1 = x0 + xs, *x2 = x1 + xs, *x3 = x2 + xs;
+
+		if (k) {
+			const uint8_t *k0 = k + ch * ks, *k1 = k0 + ks, *k2 = k1 + ks;
+			const uint8_t *k3 = k2 + ks;
+
+			for (int i = 0; i < w; i++)
+				add4(r1, r2, i, x0[i] * ((float)k0[i] * scale),
+				     x1[i] * ((float)k1[i] * scale), x2[i] * ((float)k2[i] * scale),
+				     x3[i] * ((float)k3[i] * scale));
+		} else {
+			for (int i = 0; i < w; i++)
+				add4(r1, r2, i, x0[i], x1[i], x2[i], x3[i]);
+		}
+	}
+	for (; ch < cin; ch++) {
+		for (int i = 0; i < w; i++) {
+			double a = x[ch * xs + i] * (k ? (float)k[ch * ks + i] * scale : 1.0f);
+
+			r1[i] += a;
+			r2[i] += a * a;
+		}
+	}
+}
+
+/*
  * s1[n,y,x] = sum_c Xd[n,c,y,x], s2 the same of Xd^2, over the padded plane (n, hp, wp);
  * zero in the padding. Xd = X * f with f = keep * 1/(1-p), or X without a mask.
  */
@@ -156,38 +201,17 @@ static void channel_sums(double *s1, double *s2, const float *in, const uint8_t 
 	for (int n = 0; n < c->n; n++) {
 		for (int y = 0; y < g->hp; y++) {
 			size_t row = ((size_t)n * g->hp + y) * g->wp;
-			double *r1 = s1 + row, *r2 = s2 + row;
+			size_t plane0 = (size_t)n * c->cin;
 			int h = y - c->pad_top;
 
-			memset(r1, 0, (size_t)g->wp * sizeof(double));
-			memset(r2, 0, (size_t)g->wp * sizeof(double));
+			memset(s1 + row, 0, (size_t)g->wp * sizeof(double));
+			memset(s2 + row, 0, (size_t)g->wp * sizeof(double));
 			if (h < 0 || h >= c->h)
 				continue;
-			r1 += c->pad_left;
-			r2 += c->pad_left;
-			for (int ch = 0; ch < c->cin; ch++) {
-				size_t plane = (size_t)n * c->cin + ch;
-				const float *x = in + (plane * c->h + h) * c->w;
-
-				if (keep) {
-					const uint8_t *k =
-						keep + (plane * g->hp + y) * g->wp + c->pad_left;
-
-					for (int i = 0; i < c->w; i++) {
-						double d = x[i] * ((float)k[i] * scale);
-
-						r1[i] += d;
-						r2[i] += d * d;
-					}
-				} else {
-					for (int i = 0; i < c->w; i++) {
-						double d = x[i];
-
-						r1[i] += d;
-						r2[i] += d * d;
-					}
-				}
-			}
+			row_sums(s1 + row + c->pad_left, s2 + row + c->pad_left,
+				 in + (plane0 * c->h + h) * c->w, (size_t)c->h * c->w,
+				 keep ? keep + (plane0 * g->hp + y) * g->wp + c->pad_left : NULL,
+				 (size_t)g->hp * g->wp, c->cin, c->w, scale);
 		}
 	}
 }
@@ -286,6 +310,34 @@ void knconv_forward(float *out, const struct kn_cache *cache, const float *in,
 	normalize(out, cache, w.rs, w.sw, bias, &g->conv);
 }
 
+/* d = g r over one (n, o) plane, adding g and d mu to the lane sums sg and sgmu. */
+static void plane_channel_grads(float *restrict d, double *restrict sg, double *restrict sgmu,
+				const float *restrict g, const float *restrict mu,
+				const float *restrict r, size_t units)
+{
+	double a[KN_LANES], b[KN_LANES];
+	size_t q = 0;
+
+	memcpy(a, sg, sizeof(a));
+	memcpy(b, sgmu, sizeof(b));
+	for (; q + KN_LANES <= units; q += KN_LANES) {
+		for (int l = 0; l < KN_LANES; l++) {
+			float t = g[q + l] * r[q + l];
+
+			d[q + l] = t;
+			a[l] += g[q + l];
+			b[l] += (double)t * mu[q + l];
+		}
+	}
+	for (; q < units; q++) {
+		d[q] = g[q] * r[q];
+		a[0] += g[q];
+		b[0] += (double)d[q] * mu[q];
+	}
+	memcpy(sg, a, sizeof(a));
+	memcpy(sgmu, b, sizeof(b));
+}
+
 /*
  * forward: y = (A - mu SW_o) / s + b_o
  * Per output channel o, which owns dbias[o] and the weights of channel o:
@@ -302,23 +354,11 @@ static void channel_grads(float *da, float *dweight, float *dbias, const float *
 		double sum_g[KN_LANES] = {0}, sum_gmu[KN_LANES] = {0}, db = 0, dsw = 0;
 
 		for (int n = 0; n < c->n; n++) {
-			size_t off = ((size_t)n * c->cout + o) * units, q;
-			const float *g = dout + off, *mu = cache->mu + (size_t)n * units;
-			const float *r = rs + (size_t)n * units;
-			float *d = da + off;
+			size_t off = ((size_t)n * c->cout + o) * units;
 
-			for (q = 0; q + KN_LANES <= units; q += KN_LANES) {
-				for (int l = 0; l < KN_LANES; l++) {
-					d[q + l] = g[q + l] * r[q + l];
-					sum_g[l] += g[q + l];
-					sum_gmu[l] += (double)d[q + l] * mu[q + l];
-				}
-			}
-			for (; q < units; q++) {
-				d[q] = g[q] * r[q];
-				sum_g[0] += g[q];
-				sum_gmu[0] += (double)d[q] * mu[q];
-			}
+			plane_channel_grads(da + off, sum_g, sum_gmu, dout + off,
+					    cache->mu + (size_t)n * units, rs + (size_t)n * units,
+					    units);
 		}
 		for (int l = 0; l < KN_LANES; l++) {
 			db += sum_g[l];
@@ -327,6 +367,16 @@ static void channel_grads(float *da, float *dweight, float *dbias, const float *
 		dbias[o] += (float)db;
 		for (size_t e = 0; e < m; e++)
 			dweight[o * m + e] += (float)dsw;
+	}
+}
+
+/* t1[j] += g[j] SW_o, t2[j] += g[j] (y[j] - b_o) over one row of channel o. */
+static void row_unit_sums(float *restrict t1, float *restrict t2, const float *restrict g,
+			  const float *restrict y, float swo, float bo, int wo)
+{
+	for (int j = 0; j < wo; j++) {
+		t1[j] += g[j] * swo;
+		t2[j] += g[j] * (y[j] - bo);
 	}
 }
 
@@ -355,12 +405,8 @@ static void unit_grads(float *d1, float *d2, const float *dout, const float *out
 			memset(t2, 0, (size_t)c->wo * sizeof(float));
 			for (int o = 0; o < c->cout; o++) {
 				size_t off = (((size_t)n * c->cout + o) * c->ho + i) * c->wo;
-				float swo = sw[o], bo = bias[o];
 
-				for (int j = 0; j < c->wo; j++) {
-					t1[j] += dout[off + j] * swo;
-					t2[j] += dout[off + j] * (out[off + j] - bo);
-				}
+				row_unit_sums(t1, t2, dout + off, out + off, sw[o], bias[o], c->wo);
 			}
 			for (int j = 0; j < c->wo; j++) {
 				double r = rs[q0 + j], mu = cache->mu[q0 + j];
@@ -436,6 +482,23 @@ static void box_scatter(float *g1, float *g2, float *v1, float *v2, const float 
 	}
 }
 
+/* One pixel row of input_grads; k is NULL without a mask. */
+static void row_input_grads(float *restrict dx, const float *restrict x,
+			    const float *restrict a1, const float *restrict a2,
+			    const uint8_t *restrict k, int w, float scale)
+{
+	if (k) {
+		for (int i = 0; i < w; i++) {
+			float f = (float)k[i] * scale;
+
+			dx[i] += (a1[i] + 2 * (x[i] * f) * a2[i]) * f;
+		}
+	} else {
+		for (int i = 0; i < w; i++)
+			dx[i] += a1[i] + 2 * x[i] * a2[i];
+	}
+}
+
 /*
  * forward: S1 = sum_c Xd, S2 = sum_c Xd^2, Xd = X * f
  *     dXd = G1 + 2 Xd G2,  dX += dXd * f   (f = keep/(1-p), or 1 without a mask)
@@ -455,22 +518,10 @@ static void input_grads(float *din, const float *g1, const float *g2, const floa
 			for (int h = 0; h < c->h; h++) {
 				size_t row = (plane * c->h + h) * c->w;
 				size_t grow = ((size_t)n * c->h + h) * c->w;
-				const float *x = in + row, *a1 = g1 + grow, *a2 = g2 + grow;
-				float *dx = din + row;
+				size_t krow = (plane * g->hp + h + c->pad_top) * g->wp + c->pad_left;
 
-				if (keep) {
-					const uint8_t *k = keep + (plane * g->hp + h + c->pad_top) *
-									  g->wp + c->pad_left;
-
-					for (int i = 0; i < c->w; i++) {
-						float f = (float)k[i] * scale;
-
-						dx[i] += (a1[i] + 2 * (x[i] * f) * a2[i]) * f;
-					}
-				} else {
-					for (int i = 0; i < c->w; i++)
-						dx[i] += a1[i] + 2 * x[i] * a2[i];
-				}
+				row_input_grads(din + row, in + row, g1 + grow, g2 + grow,
+						keep ? keep + krow : NULL, c->w, scale);
 			}
 		}
 	}
