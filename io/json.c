@@ -1,5 +1,6 @@
 /*
- * The strict JSON reader and the compact writer. See json.h.
+ * The strict JSON reader: values, containers and lookups (strings and numbers are in
+ * json_lex.c). See json.h.
  *
  * The reader is recursive descent, with depth bounded by JSON_MAX_DEPTH. Items of an
  * array and members of an object being parsed wait on two shared stacks (LIFO, so nested
@@ -10,6 +11,7 @@
 #include "io/json.h"
 #include "io/alloc.h"
 #include "io/error.h"
+#include "io/json_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,18 +26,8 @@ struct json_arena_block {
 	max_align_t data[];
 };
 
-struct parser {
-	const char *start, *p, *end;
-	struct json_doc *doc;
-	struct json_value *items; /* pending array items */
-	size_t n_items, cap_items;
-	struct json_member *members; /* pending object members */
-	size_t n_members, cap_members;
-	int depth;
-};
-
 /* Arena memory for n bytes, aligned for any type; NULL with a message on failure. */
-static void *arena_alloc(struct json_doc *doc, size_t n)
+void *json_arena_alloc(struct json_doc *doc, size_t n)
 {
 	struct json_arena_block *b = doc->blocks;
 	size_t align = sizeof(max_align_t);
@@ -71,8 +63,7 @@ void json_doc_free(struct json_doc *doc)
 }
 
 /* Records "<message> at line L, column C" for position at, and returns KN_EFORMAT. */
-__attribute__((format(printf, 3, 4)))
-static int fail_at(const struct parser *ps, const char *at, const char *fmt, ...)
+int json_fail_at(const struct json_parser *ps, const char *at, const char *fmt, ...)
 {
 	char msg[256];
 	size_t line = 1, col = 1;
@@ -93,7 +84,7 @@ static int fail_at(const struct parser *ps, const char *at, const char *fmt, ...
 }
 
 /* Describes the character at p (or the end) for a message. */
-static const char *describe(const struct parser *ps, const char *p, char *buf, size_t size)
+static const char *describe(const struct json_parser *ps, const char *p, char *buf, size_t size)
 {
 	unsigned char c;
 
@@ -107,280 +98,22 @@ static const char *describe(const struct parser *ps, const char *p, char *buf, s
 	return buf;
 }
 
-static int unexpected(const struct parser *ps, const char *what)
+int json_unexpected(const struct json_parser *ps, const char *what)
 {
 	char buf[32];
 
-	return fail_at(ps, ps->p, "expected %s, found %s", what,
-		       describe(ps, ps->p, buf, sizeof(buf)));
+	return json_fail_at(ps, ps->p, "expected %s, found %s", what,
+			    describe(ps, ps->p, buf, sizeof(buf)));
 }
 
-static void skip_ws(struct parser *ps)
+static void skip_ws(struct json_parser *ps)
 {
 	while (ps->p < ps->end &&
 	       (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
 		ps->p++;
 }
 
-static int parse_value(struct parser *ps, struct json_value *v);
-
-/* Length of the UTF-8 sequence at p (1 to 4), or 0 when it is invalid or cut short. */
-static size_t utf8_length(const unsigned char *p, const unsigned char *end)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	/* The second byte's range excludes overlong forms, surrogates and > U+10FFFF. */
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-static int hex4(const struct parser *ps, const char *p, unsigned *out)
-{
-	unsigned v = 0;
-
-	if (ps->end - p < 4)
-		return fail_at(ps, p, "truncated \\u escape");
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return fail_at(ps, p, "invalid hex digit in \\u escape");
-	}
-	*out = v;
-	return 0;
-}
-
-static size_t put_utf8(char *out, unsigned cp)
-{
-	static const unsigned char lead[5] = {0, 0, 0xc0, 0xe0, 0xf0};
-	size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-
-	for (size_t i = n - 1; i > 0; i--, cp >>= 6)
-		out[i] = (char)(0x80 | (cp & 0x3f));
-	out[0] = (char)(lead[n] | cp);
-	return n;
-}
-
-/* Decodes the \u escape at ps->p (just past the 'u'), a surrogate pair included. */
-static int unicode_escape(struct parser *ps, char *out, size_t *n)
-{
-	const char *at = ps->p - 2;
-	unsigned cp, lo;
-	int err = hex4(ps, ps->p, &cp);
-
-	if (err)
-		return err;
-	ps->p += 4;
-	if (cp >= 0xdc00 && cp <= 0xdfff)
-		return fail_at(ps, at, "lone low surrogate in \\u escape");
-	if (cp >= 0xd800 && cp <= 0xdbff) {
-		if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u')
-			return fail_at(ps, at, "high surrogate not followed by a low one");
-		err = hex4(ps, ps->p + 2, &lo);
-		if (err)
-			return err;
-		if (lo < 0xdc00 || lo > 0xdfff)
-			return fail_at(ps, at, "high surrogate not followed by a low one");
-		ps->p += 6;
-		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-	}
-	*n = put_utf8(out, cp);
-	return 0;
-}
-
-static int escape(struct parser *ps, char *out, size_t *n)
-{
-	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	const char *hit;
-
-	if (ps->p >= ps->end)
-		return fail_at(ps, ps->p, "unterminated string");
-	if (*ps->p == 'u') {
-		ps->p++;
-		return unicode_escape(ps, out, n);
-	}
-	hit = *ps->p ? strchr(from, *ps->p) : NULL;
-	if (!hit)
-		return fail_at(ps, ps->p - 1, "invalid escape in string");
-	*out = to[hit - from];
-	*n = 1;
-	ps->p++;
-	return 0;
-}
-
-/*
- * Parses the string at ps->p (at its opening quote) into arena memory. Decoding never
- * lengthens the text (\uXXXX gives at most 3 bytes, a 12-byte pair 4), so the raw length
- * bounds the decoded one.
- */
-static int parse_string(struct parser *ps, const char **str, size_t *len)
-{
-	const char *q = ++ps->p;
-	char *out;
-	size_t n = 0;
-
-	while (q < ps->end && *q != '"')
-		q += (*q == '\\' && q + 1 < ps->end) ? 2 : 1;
-	out = arena_alloc(ps->doc, (size_t)(q - ps->p) + 1);
-	if (!out)
-		return KN_ENOMEM;
-	for (;;) {
-		unsigned char c;
-		size_t k = 0;
-
-		if (ps->p >= ps->end)
-			return fail_at(ps, ps->p, "unterminated string");
-		c = (unsigned char)*ps->p;
-		if (c == '"')
-			break;
-		if (c == '\\') {
-			int err;
-
-			ps->p++;
-			err = escape(ps, out + n, &k);
-			if (err)
-				return err;
-			n += k;
-			continue;
-		}
-		if (c < 0x20)
-			return fail_at(ps, ps->p, "control character 0x%02x in string", c);
-		k = utf8_length((const unsigned char *)ps->p, (const unsigned char *)ps->end);
-		if (!k)
-			return fail_at(ps, ps->p, "invalid UTF-8 in string");
-		memcpy(out + n, ps->p, k);
-		n += k;
-		ps->p += k;
-	}
-	ps->p++;
-	out[n] = '\0';
-	*str = out;
-	*len = n;
-	return 0;
-}
-
-static bool is_digit(const struct parser *ps, const char *p)
-{
-	return p < ps->end && *p >= '0' && *p <= '9';
-}
-
-/* Sets the exact integer forms of an integer literal with the given digits. */
-static void integer_value(struct json_value *v, const char *digits, const char *end,
-			  bool negative)
-{
-	uint64_t u = 0;
-
-	for (const char *d = digits; d < end; d++) {
-		unsigned x = (unsigned)(*d - '0');
-
-		if (u > (UINT64_MAX - x) / 10)
-			return;
-		u = u * 10 + x;
-	}
-	if (!negative) {
-		v->flags |= JSON_NUM_U64;
-		v->u.num.u = u;
-		if (u <= (uint64_t)INT64_MAX) {
-			v->flags |= JSON_NUM_I64;
-			v->u.num.i = (int64_t)u;
-		}
-	} else if (u <= (uint64_t)INT64_MAX + 1) {
-		v->flags |= JSON_NUM_I64;
-		v->u.num.i = u ? -(int64_t)(u - 1) - 1 : 0;
-	}
-}
-
-/*
- * strtod on a NUL-terminated copy (the input has no terminator). strtod follows
- * LC_NUMERIC, which knseg leaves at "C" (it never calls setlocale).
- */
-static int number_double(const char *s, size_t n, double *d)
-{
-	char small[64], *buf = small;
-
-	if (n >= sizeof(small)) {
-		buf = kn_try_alloc(n + 1, "a JSON number");
-		if (!buf)
-			return KN_ENOMEM;
-	}
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	*d = strtod(buf, NULL);
-	if (buf != small)
-		free(buf);
-	return 0;
-}
-
-static int parse_number(struct parser *ps, struct json_value *v)
-{
-	const char *s = ps->p, *digits;
-	bool negative = false, integer = true;
-
-	if (*ps->p == '-') {
-		negative = true;
-		ps->p++;
-	}
-	digits = ps->p;
-	if (!is_digit(ps, ps->p))
-		return unexpected(ps, "a digit");
-	if (*ps->p == '0' && is_digit(ps, ps->p + 1))
-		return fail_at(ps, ps->p, "leading zero in number");
-	while (is_digit(ps, ps->p))
-		ps->p++;
-	v->type = JSON_NUMBER;
-	v->flags = 0;
-	integer_value(v, digits, ps->p, negative);
-	if (ps->p < ps->end && *ps->p == '.') {
-		integer = false;
-		if (!is_digit(ps, ++ps->p))
-			return unexpected(ps, "a digit after '.'");
-		while (is_digit(ps, ps->p))
-			ps->p++;
-	}
-	if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E')) {
-		integer = false;
-		ps->p++;
-		if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '-'))
-			ps->p++;
-		if (!is_digit(ps, ps->p))
-			return unexpected(ps, "a digit in the exponent");
-		while (is_digit(ps, ps->p))
-			ps->p++;
-	}
-	if (!integer)
-		v->flags = 0;
-	return number_double(s, (size_t)(ps->p - s), &v->u.num.d);
-}
+static int parse_value(struct json_parser *ps, struct json_value *v);
 
 /* Makes room for one more entry on a pending stack. */
 static int grow(void **stack, size_t *cap, size_t n, size_t size)
@@ -402,10 +135,10 @@ static int grow(void **stack, size_t *cap, size_t n, size_t size)
 }
 
 /* Copies the top n entries of a pending stack (of size-byte entries) into the arena. */
-static void *pop_to_arena(struct parser *ps, const void *stack, size_t *top, size_t n,
+static void *pop_to_arena(struct json_parser *ps, const void *stack, size_t *top, size_t n,
 			  size_t size)
 {
-	void *out = arena_alloc(ps->doc, n * size);
+	void *out = json_arena_alloc(ps->doc, n * size);
 
 	if (out && n)
 		memcpy(out, (const char *)stack + (*top - n) * size, n * size);
@@ -413,7 +146,7 @@ static void *pop_to_arena(struct parser *ps, const void *stack, size_t *top, siz
 	return out;
 }
 
-static int parse_array(struct parser *ps, struct json_value *v)
+static int parse_array(struct json_parser *ps, struct json_value *v)
 {
 	size_t base = ps->n_items;
 	int err;
@@ -438,7 +171,7 @@ static int parse_array(struct parser *ps, struct json_value *v)
 			if (ps->p < ps->end && *ps->p == ']')
 				break;
 			if (ps->p >= ps->end || *ps->p != ',')
-				return unexpected(ps, "',' or ']' in array");
+				return json_unexpected(ps, "',' or ']' in array");
 			ps->p++;
 		}
 		ps->p++;
@@ -467,12 +200,12 @@ static int compare_member_ptrs(const void *a, const void *b)
 }
 
 /* Builds the sorted index of the n members and rejects duplicate keys. */
-static int index_members(struct parser *ps, struct json_value *v, const char *open)
+static int index_members(struct json_parser *ps, struct json_value *v, const char *open)
 {
 	const struct json_member **sorted;
 	size_t n = v->len;
 
-	sorted = arena_alloc(ps->doc, n * sizeof(*sorted));
+	sorted = json_arena_alloc(ps->doc, n * sizeof(*sorted));
 	if (!sorted)
 		return KN_ENOMEM;
 	for (size_t i = 0; i < n; i++)
@@ -481,27 +214,28 @@ static int index_members(struct parser *ps, struct json_value *v, const char *op
 		qsort(sorted, n, sizeof(*sorted), compare_member_ptrs);
 	for (size_t i = 1; i < n; i++)
 		if (compare_keys(sorted[i - 1], sorted[i]) == 0)
-			return fail_at(ps, open, "duplicate key \"%.*s\" in the object starting",
-				       (int)(sorted[i]->key_len > 64 ? 64 : sorted[i]->key_len),
-				       sorted[i]->key);
+			return json_fail_at(ps, open,
+					    "duplicate key \"%.*s\" in the object starting",
+					    (int)(sorted[i]->key_len > 64 ? 64 : sorted[i]->key_len),
+					    sorted[i]->key);
 	v->u.obj.sorted = sorted;
 	return 0;
 }
 
-static int parse_member(struct parser *ps)
+static int parse_member(struct json_parser *ps)
 {
 	struct json_member m;
 	int err;
 
 	skip_ws(ps);
 	if (ps->p >= ps->end || *ps->p != '"')
-		return unexpected(ps, "a string key");
-	err = parse_string(ps, &m.key, &m.key_len);
+		return json_unexpected(ps, "a string key");
+	err = json_lex_string(ps, &m.key, &m.key_len);
 	if (err)
 		return err;
 	skip_ws(ps);
 	if (ps->p >= ps->end || *ps->p != ':')
-		return unexpected(ps, "':' after an object key");
+		return json_unexpected(ps, "':' after an object key");
 	ps->p++;
 	/* Nested objects push onto the same stack: parse first, then store. */
 	err = parse_value(ps, &m.value);
@@ -514,7 +248,7 @@ static int parse_member(struct parser *ps)
 	return 0;
 }
 
-static int parse_object(struct parser *ps, struct json_value *v)
+static int parse_object(struct json_parser *ps, struct json_value *v)
 {
 	const char *open = ps->p;
 	size_t base = ps->n_members;
@@ -533,7 +267,7 @@ static int parse_object(struct parser *ps, struct json_value *v)
 			if (ps->p < ps->end && *ps->p == '}')
 				break;
 			if (ps->p >= ps->end || *ps->p != ',')
-				return unexpected(ps, "',' or '}' in object");
+				return json_unexpected(ps, "',' or '}' in object");
 			ps->p++;
 		}
 		ps->p++;
@@ -548,7 +282,7 @@ static int parse_object(struct parser *ps, struct json_value *v)
 	return index_members(ps, v, open);
 }
 
-static bool match_word(struct parser *ps, const char *word)
+static bool match_word(struct json_parser *ps, const char *word)
 {
 	size_t n = strlen(word);
 
@@ -558,62 +292,62 @@ static bool match_word(struct parser *ps, const char *word)
 	return true;
 }
 
-static int parse_container(struct parser *ps, struct json_value *v)
+static int parse_container(struct json_parser *ps, struct json_value *v)
 {
 	int err;
 
 	if (ps->depth == JSON_MAX_DEPTH)
-		return fail_at(ps, ps->p, "nesting deeper than %d", JSON_MAX_DEPTH);
+		return json_fail_at(ps, ps->p, "nesting deeper than %d", JSON_MAX_DEPTH);
 	ps->depth++;
 	err = *ps->p == '[' ? parse_array(ps, v) : parse_object(ps, v);
 	ps->depth--;
 	return err;
 }
 
-static int parse_value(struct parser *ps, struct json_value *v)
+static int parse_value(struct json_parser *ps, struct json_value *v)
 {
 	skip_ws(ps);
 	v->flags = 0;
 	v->len = 0;
 	if (ps->p >= ps->end)
-		return unexpected(ps, "a value");
+		return json_unexpected(ps, "a value");
 	switch (*ps->p) {
 	case '{':
 	case '[':
 		return parse_container(ps, v);
 	case '"':
 		v->type = JSON_STRING;
-		return parse_string(ps, &v->u.str, &v->len);
+		return json_lex_string(ps, &v->u.str, &v->len);
 	case 't':
 		v->type = JSON_TRUE;
-		return match_word(ps, "true") ? 0 : unexpected(ps, "a value");
+		return match_word(ps, "true") ? 0 : json_unexpected(ps, "a value");
 	case 'f':
 		v->type = JSON_FALSE;
-		return match_word(ps, "false") ? 0 : unexpected(ps, "a value");
+		return match_word(ps, "false") ? 0 : json_unexpected(ps, "a value");
 	case 'n':
 		v->type = JSON_NULL;
-		return match_word(ps, "null") ? 0 : unexpected(ps, "a value");
+		return match_word(ps, "null") ? 0 : json_unexpected(ps, "a value");
 	default:
 		if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
-			return parse_number(ps, v);
-		return unexpected(ps, "a value");
+			return json_lex_number(ps, v);
+		return json_unexpected(ps, "a value");
 	}
 }
 
 int json_parse(const char *text, size_t len, struct json_doc *doc)
 {
-	struct parser ps = {.start = text, .p = text, .end = text + len, .doc = doc};
+	struct json_parser ps = {.start = text, .p = text, .end = text + len, .doc = doc};
 	struct json_value *root;
 	int err;
 
 	doc->blocks = NULL;
 	doc->root = NULL;
-	root = arena_alloc(doc, sizeof(*root));
+	root = json_arena_alloc(doc, sizeof(*root));
 	err = root ? parse_value(&ps, root) : KN_ENOMEM;
 	if (!err) {
 		skip_ws(&ps);
 		if (ps.p < ps.end)
-			err = unexpected(&ps, "end of input after the value");
+			err = json_unexpected(&ps, "end of input after the value");
 	}
 	free(ps.items);
 	free(ps.members);
