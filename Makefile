@@ -9,7 +9,8 @@
 #   make bench        knseg against PyTorch on the reference workload (BENCH_WORKLOADS=file
 #                     for others), in one run on this machine
 #
-# Benchmark programs (tests/bench_*.c) are built with the tests but never run by them.
+# Benchmark and example programs (tests/bench_*.c, tests/example_*.c) are built with the
+# tests but never run by them.
 #
 # Toggles: SANITIZE=1 (ASan + UBSan), DEBUG=1 (-O0 -g), OPENMP=0 (no OpenMP).
 # Each combination builds into its own folder under build/, so they never mix.
@@ -46,8 +47,8 @@ TEST_LDLIBS = $(shell pkg-config --libs cmocka)
 LIB_SRC := $(wildcard nets/*.c io/*.c datasets/*.c metrics/*.c)
 APP_SRC := $(wildcard app/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
-BENCH_SRC := $(wildcard tests/bench_*.c)
-TEST_SUPPORT := $(filter-out tests/test_% tests/bench_%,$(wildcard tests/*.c))
+BENCH_SRC := $(wildcard tests/bench_*.c tests/example_*.c)
+TEST_SUPPORT := $(filter-out tests/test_% tests/bench_% tests/example_%,$(wildcard tests/*.c))
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)

@@ -1,0 +1,372 @@
+/*
+ * The public segmentation API. See knseg.h.
+ *
+ * A struct knseg holds the checkpoint's parameters once, in an inference model built at a
+ * small size, and a few inference models for the padded input sizes seen most recently,
+ * all reading those parameters. A pass normalizes the image into (3, h, w) floats, pads
+ * it to multiples of 32, runs the network and crops the logits back. Sliding windows
+ * average the logits of overlapping windows (as common toolboxes do); each scale and flip
+ * gives logits resized to the image size, turned into probabilities, and the
+ * probabilities of all passes are averaged.
+ */
+#include "nets/knseg.h"
+#include "io/alloc.h"
+#include "io/error.h"
+#include "io/safetensors.h"
+#include "nets/checkpoint.h"
+#include "nets/gemm.h"
+#include "nets/model.h"
+#include "nets/upsample.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MODEL_CACHE 4
+#define NAME_MAX_LEN 48
+
+struct cached_model {
+	int h, w;
+	struct model *m;
+};
+
+struct knseg {
+	struct checkpoint_meta meta;
+	struct model *owner; /* holds the parameters */
+	struct cached_model cache[MODEL_CACHE];
+	int next_evict;
+	enum kn_mode kn_eval;
+	int64_t calls;       /* advances the sampling stream in "sample" mode */
+	int nnames;
+	char (*names)[NAME_MAX_LEN];
+};
+
+struct knseg_options knseg_default_options(void)
+{
+	struct knseg_options o;
+
+	memset(&o, 0, sizeof(o));
+	o.mode = KNSEG_WHOLE;
+	o.crop_w = 1024;
+	o.crop_h = 512;
+	o.stride_w = 768;
+	o.stride_h = 384;
+	o.nscales = 1;
+	o.scales[0] = 1.0f;
+	return o;
+}
+
+const char *knseg_errmsg(void)
+{
+	return kn_errmsg();
+}
+
+void knseg_set_threads(int n)
+{
+	kn_set_threads(n);
+}
+
+static void split_names(struct knseg *ks)
+{
+	const char *p = ks->meta.classes;
+
+	ks->names = xcalloc((size_t)ks->meta.cfg.num_classes, sizeof(*ks->names));
+	for (int i = 0; i < ks->meta.cfg.num_classes && *p; i++) {
+		size_t n = strcspn(p, ",");
+
+		snprintf(ks->names[i], NAME_MAX_LEN, "%.*s", (int)n, p);
+		p += n + (p[n] == ',');
+	}
+}
+
+int knseg_open(struct knseg **out, const char *checkpoint)
+{
+	struct knseg *ks = xcalloc(1, sizeof(*ks));
+	struct safetensors_file f;
+	int err = safetensors_read(checkpoint, &f);
+
+	if (err)
+		goto fail;
+	err = checkpoint_read_meta(&f, &ks->meta);
+	if (!err && !strcmp(ks->meta.kind, "backbone"))
+		err = kn_error(KN_EFORMAT, "'%s': a backbone file has no head to segment with",
+			       checkpoint);
+	if (!err)
+		err = model_create(&ks->owner, &ks->meta.cfg, 1, 32, 32, MODEL_EVAL);
+	if (!err)
+		err = checkpoint_load_params(&f, &ks->owner->g, ks->owner->params, "");
+	safetensors_free(&f);
+	if (err)
+		goto fail;
+	ks->kn_eval = ks->meta.kn_eval;
+	split_names(ks);
+	*out = ks;
+	return 0;
+fail:
+	if (ks->owner)
+		model_destroy(ks->owner);
+	free(ks);
+	return err;
+}
+
+void knseg_close(struct knseg *ks)
+{
+	if (!ks)
+		return;
+	for (int i = 0; i < MODEL_CACHE; i++)
+		model_destroy(ks->cache[i].m);
+	model_destroy(ks->owner);
+	free(ks->names);
+	free(ks);
+}
+
+int knseg_num_classes(const struct knseg *ks)
+{
+	return ks->meta.cfg.num_classes;
+}
+
+const char *knseg_class_name(const struct knseg *ks, int i)
+{
+	return i >= 0 && i < ks->meta.cfg.num_classes ? ks->names[i] : "";
+}
+
+int knseg_set_kn_eval(struct knseg *ks, const char *mode)
+{
+	enum kn_mode m;
+
+	if (kn_mode_parse(mode, &m) < 0)
+		return KN_EINVAL;
+	ks->kn_eval = m;
+	for (int i = 0; i < MODEL_CACHE; i++)
+		if (ks->cache[i].m)
+			model_set_kn_eval(ks->cache[i].m, m);
+	return 0;
+}
+
+/* The inference model for a padded size, created (evicting the oldest) when new. */
+static struct model *model_for(struct knseg *ks, int hp, int wp)
+{
+	struct cached_model *c;
+
+	for (int i = 0; i < MODEL_CACHE; i++)
+		if (ks->cache[i].m && ks->cache[i].h == hp && ks->cache[i].w == wp)
+			return ks->cache[i].m;
+	c = &ks->cache[ks->next_evict];
+	ks->next_evict = (ks->next_evict + 1) % MODEL_CACHE;
+	model_destroy(c->m);
+	c->m = NULL;
+	if (model_create(&c->m, &ks->meta.cfg, 1, hp, wp, MODEL_EVAL) < 0)
+		return NULL;
+	c->h = hp;
+	c->w = wp;
+	model_share_params(c->m, ks->owner);
+	model_set_kn_eval(c->m, ks->kn_eval);
+	return c->m;
+}
+
+/* logits (K, h, w) of one pass over img (3, h, w). */
+static int run_whole(struct knseg *ks, const float *img, int h, int w, float *logits)
+{
+	struct model *m = model_for(ks, model_padded_side(h), model_padded_side(w));
+
+	if (!m)
+		return KN_ENOMEM;
+	m->step = ks->calls++;
+	model_set_input(m, 0, img, h, w);
+	model_forward(m);
+	model_crop_logits(m, 0, logits, h, w);
+	return 0;
+}
+
+/* Copies the window (y0, x0, ch, cw) of img (c, h, w) into win (c, ch, cw). */
+static void crop_planes(float *win, const float *img, int c, int h, int w, int y0, int x0,
+			int ch, int cw)
+{
+	for (int k = 0; k < c; k++)
+		for (int y = 0; y < ch; y++)
+			memcpy(win + ((size_t)k * ch + y) * cw,
+			       img + ((size_t)k * h + y0 + y) * w + x0, (size_t)cw * sizeof(float));
+}
+
+/* Window starts along one side: a last window flush with the end, as toolboxes do. */
+static int window_start(int index, int stride, int crop, int side)
+{
+	int end = index * stride + crop < side ? index * stride + crop : side;
+
+	return end - crop > 0 ? end - crop : 0;
+}
+
+static int run_slide(struct knseg *ks, const float *img, int h, int w,
+		     const struct knseg_options *o, float *logits)
+{
+	int k = ks->meta.cfg.num_classes;
+	int ch = o->crop_h < h ? o->crop_h : h, cw = o->crop_w < w ? o->crop_w : w;
+	int ny = h > ch ? (h - ch + o->stride_h - 1) / o->stride_h + 1 : 1;
+	int nx = w > cw ? (w - cw + o->stride_w - 1) / o->stride_w + 1 : 1;
+	float *win = xmalloc((size_t)3 * ch * cw * sizeof(float));
+	float *wl = xmalloc((size_t)k * ch * cw * sizeof(float));
+	float *count = xcalloc((size_t)h * w, sizeof(float));
+	int err = 0;
+
+	memset(logits, 0, (size_t)k * h * w * sizeof(float));
+	for (int iy = 0; iy < ny && !err; iy++) {
+		for (int ix = 0; ix < nx && !err; ix++) {
+			int y0 = window_start(iy, o->stride_h, ch, h);
+			int x0 = window_start(ix, o->stride_w, cw, w);
+
+			crop_planes(win, img, 3, h, w, y0, x0, ch, cw);
+			err = run_whole(ks, win, ch, cw, wl);
+			for (int c = 0; c < k && !err; c++)
+				for (int y = 0; y < ch; y++)
+					for (int x = 0; x < cw; x++)
+						logits[((size_t)c * h + y0 + y) * w + x0 + x] +=
+							wl[((size_t)c * ch + y) * cw + x];
+			for (int y = 0; y < ch && !err; y++)
+				for (int x = 0; x < cw; x++)
+					count[(size_t)(y0 + y) * w + x0 + x] += 1;
+		}
+	}
+	for (size_t i = 0; i < (size_t)k * h * w && !err; i++)
+		logits[i] /= count[i % ((size_t)h * w)];
+	free(count);
+	free(wl);
+	free(win);
+	return err;
+}
+
+static void flip_planes(float *x, int c, int h, int w)
+{
+	for (size_t r = 0; r < (size_t)c * h; r++)
+		for (int a = 0, b = w - 1; a < b; a++, b--) {
+			float t = x[r * w + a];
+
+			x[r * w + a] = x[r * w + b];
+			x[r * w + b] = t;
+		}
+}
+
+/* Adds softmax(logits) over the k planes of h*w pixels into acc. */
+static void add_softmax(float *acc, const float *logits, int k, size_t hw)
+{
+	for (size_t i = 0; i < hw; i++) {
+		double mx = -INFINITY, sum = 0;
+
+		for (int c = 0; c < k; c++)
+			mx = fmax(mx, logits[(size_t)c * hw + i]);
+		for (int c = 0; c < k; c++)
+			sum += exp(logits[(size_t)c * hw + i] - mx);
+		for (int c = 0; c < k; c++)
+			acc[(size_t)c * hw + i] += (float)(exp(logits[(size_t)c * hw + i] - mx) / sum);
+	}
+}
+
+static void normalize(float *img, const uint8_t *rgb, int w, int h, const float *mean,
+		      const float *std)
+{
+	size_t hw = (size_t)w * h;
+
+	for (int c = 0; c < 3; c++)
+		for (size_t i = 0; i < hw; i++)
+			img[c * hw + i] = (rgb[3 * i + c] / 255.0f - mean[c]) / std[c];
+}
+
+/* One scale (and flip) pass: probabilities added into acc (K, h, w). */
+static int add_pass(struct knseg *ks, const float *img, int h, int w, float scale, bool flip,
+		    const struct knseg_options *o, float *acc)
+{
+	int k = ks->meta.cfg.num_classes;
+	int hs = (int)lroundf((float)h * scale), ws = (int)lroundf((float)w * scale);
+	float *in, *lg, *full;
+	int err;
+
+	hs = hs < 1 ? 1 : hs;
+	ws = ws < 1 ? 1 : ws;
+	in = xmalloc((size_t)3 * hs * ws * sizeof(float));
+	lg = xmalloc((size_t)k * hs * ws * sizeof(float));
+	full = xmalloc((size_t)k * h * w * sizeof(float));
+	upsample_bilinear_forward(in, img, 3, h, w, hs, ws);
+	if (flip)
+		flip_planes(in, 3, hs, ws);
+	err = o->mode == KNSEG_SLIDE ? run_slide(ks, in, hs, ws, o, lg)
+				     : run_whole(ks, in, hs, ws, lg);
+	if (!err) {
+		if (flip)
+			flip_planes(lg, k, hs, ws);
+		upsample_bilinear_forward(full, lg, k, hs, ws, h, w);
+		add_softmax(acc, full, k, (size_t)h * w);
+	}
+	free(full);
+	free(lg);
+	free(in);
+	return err;
+}
+
+static int check_args(const struct knseg_options *o, int w, int h)
+{
+	if (w < 1 || h < 1 || w > 32768 || h > 32768)
+		return kn_error(KN_EINVAL, "image size %dx%d is not in 1..32768", w, h);
+	if (o->nscales < 0 || o->nscales > KNSEG_MAX_SCALES)
+		return kn_error(KN_EINVAL, "%d scales (at most %d)", o->nscales, KNSEG_MAX_SCALES);
+	for (int i = 0; i < o->nscales; i++)
+		if (!(o->scales[i] >= 0.0625f && o->scales[i] <= 8.0f))
+			return kn_error(KN_EINVAL, "scale %g is not in [0.0625, 8]",
+					(double)o->scales[i]);
+	if (o->mode == KNSEG_SLIDE &&
+	    (o->crop_w < 1 || o->crop_h < 1 || o->stride_w < 1 || o->stride_h < 1))
+		return kn_error(KN_EINVAL, "sliding window %dx%d with stride %dx%d", o->crop_w,
+				o->crop_h, o->stride_w, o->stride_h);
+	return 0;
+}
+
+int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
+		  const struct knseg_options *opts, uint8_t *labels, float *probs)
+{
+	struct knseg_options def = knseg_default_options();
+	const struct knseg_options *o = opts ? opts : &def;
+	int k = ks->meta.cfg.num_classes, nscales = o->nscales > 0 ? o->nscales : 1, err;
+	size_t hw = (size_t)w * h;
+	float *img, *acc;
+
+	if ((err = check_args(o, w, h)))
+		return err;
+	img = xmalloc(3 * hw * sizeof(float));
+	acc = xcalloc((size_t)k * hw, sizeof(float));
+	normalize(img, rgb, w, h, ks->meta.mean, ks->meta.std);
+	for (int s = 0; s < nscales && !err; s++)
+		for (int f = 0; f < (o->flip ? 2 : 1) && !err; f++)
+			err = add_pass(ks, img, h, w, o->nscales > 0 ? o->scales[s] : 1.0f, f == 1,
+				       o, acc);
+	for (size_t i = 0; i < hw && !err && labels; i++) {
+		int best = 0;
+
+		for (int c = 1; c < k; c++)
+			if (acc[(size_t)c * hw + i] > acc[(size_t)best * hw + i])
+				best = c;
+		labels[i] = (uint8_t)best;
+	}
+	if (!err && probs) {
+		float norm = 1.0f / (float)(nscales * (o->flip ? 2 : 1));
+
+		for (size_t i = 0; i < (size_t)k * hw; i++)
+			probs[i] = acc[i] * norm;
+	}
+	free(acc);
+	free(img);
+	return err;
+}
+
+int knseg_logits(struct knseg *ks, const uint8_t *rgb, int w, int h, float *logits)
+{
+	struct knseg_options def = knseg_default_options();
+	float *img;
+	int err = check_args(&def, w, h);
+
+	if (err)
+		return err;
+	img = xmalloc((size_t)3 * w * h * sizeof(float));
+	normalize(img, rgb, w, h, ks->meta.mean, ks->meta.std);
+	err = run_whole(ks, img, h, w, logits);
+	free(img);
+	return err;
+}

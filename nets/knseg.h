@@ -1,0 +1,84 @@
+/*
+ * knseg's public C API: load a trained checkpoint and segment RGB images.
+ *
+ *     #include "nets/knseg.h"
+ *
+ *     struct knseg *ks;
+ *     if (knseg_open(&ks, "run/best.safetensors") < 0) {
+ *         fprintf(stderr, "%s\n", knseg_errmsg());
+ *         return 1;
+ *     }
+ *     uint8_t *labels = malloc((size_t)w * h);
+ *     if (knseg_segment(ks, rgb, w, h, NULL, labels, NULL) < 0) ...
+ *     ... labels[y * w + x] is a class index in 0..knseg_num_classes(ks)-1 ...
+ *     knseg_close(ks);
+ *
+ * rgb is w*h interleaved 8-bit RGB triples, row-major. The checkpoint's normalization
+ * (mean, std) and statistics mode are applied. Inference is whole-image by default;
+ * struct knseg_options asks for sliding windows, horizontal flipping and several scales,
+ * whose class probabilities are averaged.
+ *
+ * One struct knseg is used by one thread at a time (it keeps its buffers between
+ * calls); the work inside a call uses the threads set by knseg_set_threads. Errors return
+ * a negative code and leave a one-line message for knseg_errmsg() on the calling thread.
+ * Link with libknseg.a, OpenBLAS, libpng, libturbojpeg, OpenMP and libm.
+ */
+#ifndef KNSEG_NETS_KNSEG_H
+#define KNSEG_NETS_KNSEG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KNSEG_MAX_SCALES 8
+
+struct knseg;
+
+enum knseg_mode { KNSEG_WHOLE, KNSEG_SLIDE };
+
+struct knseg_options {
+	enum knseg_mode mode;
+	int crop_w, crop_h;     /* KNSEG_SLIDE window (multiples of 32 are fastest) */
+	int stride_w, stride_h; /* KNSEG_SLIDE step between windows */
+	bool flip;              /* also run the mirrored image and average */
+	int nscales;            /* 0 or 1 means the image's own scale only */
+	float scales[KNSEG_MAX_SCALES];
+};
+
+/* Whole image, no flip, one scale. */
+struct knseg_options knseg_default_options(void);
+
+/* Opens a "model" or "train" checkpoint. */
+int knseg_open(struct knseg **out, const char *checkpoint);
+
+void knseg_close(struct knseg *ks);
+
+/* The last error message of this thread. */
+const char *knseg_errmsg(void);
+
+/* Threads for the computation (all calls, all models); n >= 1. */
+void knseg_set_threads(int n);
+
+int knseg_num_classes(const struct knseg *ks);
+
+/* The name of class i (from the checkpoint's classes), or "" when it has none. */
+const char *knseg_class_name(const struct knseg *ks, int i);
+
+/* Statistics at inference: "expected" (the checkpoint's default), "none" or "sample". */
+int knseg_set_kn_eval(struct knseg *ks, const char *mode);
+
+/*
+ * Segments one image. opts may be NULL (knseg_default_options). labels (w*h, or NULL)
+ * receives the most probable class of every pixel; probs (K*h*w planes, or NULL)
+ * receives the class probabilities.
+ */
+int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
+		  const struct knseg_options *opts, uint8_t *labels, float *probs);
+
+/*
+ * The raw logits (K, h, w) of a single whole-image pass at the image's own size, as
+ * saved by `knseg predict --save-logits`.
+ */
+int knseg_logits(struct knseg *ks, const uint8_t *rgb, int w, int h, float *logits);
+
+#endif

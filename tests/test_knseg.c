@@ -1,0 +1,171 @@
+/*
+ * The public API (nets/knseg.h): whole-image segmentation equals the model run by hand
+ * (normalize, pad, forward, crop, argmax); probabilities sum to 1; a sliding window
+ * covering the whole image equals the whole-image pass; flipping and scales average
+ * passes; errors are reported.
+ */
+#include "tests/testutil.h"
+
+#include "io/error.h"
+#include "io/safetensors.h"
+#include "nets/checkpoint.h"
+#include "nets/knseg.h"
+#include "nets/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CKPT "tests/fixtures/models_knresnet18_fpn_weights.safetensors"
+#define W 70
+#define H 45
+#define K 5
+
+static uint8_t *random_rgb(uint64_t seed)
+{
+	float *f = malloc(3 * W * H * sizeof(float));
+	uint8_t *rgb = malloc(3 * W * H);
+
+	fill_uniform(f, 3 * W * H, 0, 256, seed);
+	for (int i = 0; i < 3 * W * H; i++)
+		rgb[i] = (uint8_t)f[i];
+	free(f);
+	return rgb;
+}
+
+/* The logits of the checkpoint's network on rgb, computed with the model directly. */
+static float *manual_logits(const uint8_t *rgb)
+{
+	struct safetensors_file f;
+	struct checkpoint_meta meta;
+	struct model *m;
+	float *img = malloc(3 * W * H * sizeof(float)), *logits = malloc(K * W * H * sizeof(float));
+
+	assert_int_equal(safetensors_read(CKPT, &f), 0);
+	assert_int_equal(checkpoint_read_meta(&f, &meta), 0);
+	assert_int_equal(model_create(&m, &meta.cfg, 1, 64, 96, MODEL_EVAL), 0);
+	assert_int_equal(checkpoint_load_params(&f, &m->g, m->params, ""), 0);
+	for (int c = 0; c < 3; c++)
+		for (int i = 0; i < W * H; i++)
+			img[c * W * H + i] = (rgb[3 * i + c] / 255.0f - meta.mean[c]) / meta.std[c];
+	model_set_input(m, 0, img, H, W);
+	model_forward(m);
+	model_crop_logits(m, 0, logits, H, W);
+	model_destroy(m);
+	safetensors_free(&f);
+	free(img);
+	return logits;
+}
+
+static void test_whole_image_matches_model(void **state)
+{
+	struct knseg *ks;
+	uint8_t *rgb = random_rgb(1), labels[W * H];
+	float *probs = malloc(K * W * H * sizeof(float)), *want = manual_logits(rgb);
+	float *logits = malloc(K * W * H * sizeof(float));
+
+	(void)state;
+	assert_int_equal(knseg_open(&ks, CKPT), 0);
+	assert_int_equal(knseg_num_classes(ks), K);
+	assert_string_equal(knseg_class_name(ks, 2), "c");
+	assert_int_equal(knseg_logits(ks, rgb, W, H, logits), 0);
+	assert_memory_equal(logits, want, K * W * H * sizeof(float));
+	assert_int_equal(knseg_segment(ks, rgb, W, H, NULL, labels, probs), 0);
+	for (int i = 0; i < W * H; i++) {
+		double sum = 0;
+		int best = 0;
+
+		for (int c = 0; c < K; c++) {
+			sum += probs[c * W * H + i];
+			if (want[c * W * H + i] > want[best * W * H + i])
+				best = c;
+		}
+		assert_true(fabs(sum - 1) < 1e-5);
+		assert_int_equal(labels[i], best);
+	}
+	knseg_close(ks);
+	free(rgb), free(probs), free(want), free(logits);
+}
+
+static void test_slide_flip_scales(void **state)
+{
+	struct knseg *ks;
+	struct knseg_options o = knseg_default_options();
+	uint8_t *rgb = random_rgb(2), a[W * H], b[W * H];
+	float *pa = malloc(K * W * H * 4), *pb = malloc(K * W * H * 4), *pc = malloc(K * W * H * 4);
+
+	(void)state;
+	assert_int_equal(knseg_open(&ks, CKPT), 0);
+	assert_int_equal(knseg_segment(ks, rgb, W, H, NULL, a, pa), 0);
+	/* One window that covers the image is the whole-image pass. */
+	o.mode = KNSEG_SLIDE;
+	o.crop_w = 96;
+	o.crop_h = 64;
+	o.stride_w = o.stride_h = 32;
+	assert_int_equal(knseg_segment(ks, rgb, W, H, &o, b, pb), 0);
+	assert_memory_equal(pa, pb, K * W * H * 4);
+	/* Overlapping windows still give probabilities. */
+	o.crop_w = o.crop_h = 32;
+	o.stride_w = o.stride_h = 16;
+	assert_int_equal(knseg_segment(ks, rgb, W, H, &o, b, pb), 0);
+	for (int i = 0; i < W * H; i++) {
+		double sum = 0;
+
+		for (int c = 0; c < K; c++)
+			sum += pb[c * W * H + i];
+		assert_true(fabs(sum - 1) < 1e-5);
+	}
+	/* Flip averages the plain pass and the mirrored one. */
+	o = knseg_default_options();
+	o.flip = true;
+	assert_int_equal(knseg_segment(ks, rgb, W, H, &o, b, pb), 0);
+	for (int i = 0; i < K * W * H; i++)
+		pc[i] = 2 * pb[i] - pa[i]; /* the mirrored pass alone */
+	for (int i = 0; i < K * W * H; i++)
+		assert_true(pc[i] > -1e-5 && pc[i] < 1 + 1e-5);
+	assert_memory_not_equal(pa, pb, K * W * H * 4);
+	/* Scale 1 listed twice equals scale 1 once. */
+	o = knseg_default_options();
+	o.nscales = 2;
+	o.scales[0] = o.scales[1] = 1.0f;
+	assert_int_equal(knseg_segment(ks, rgb, W, H, &o, b, pb), 0);
+	assert_allclose("two equal scales", pb, pa, K * W * H, 1e-6, 1e-7);
+	o.scales[1] = 0.5f;
+	assert_int_equal(knseg_segment(ks, rgb, W, H, &o, b, pb), 0);
+	knseg_close(ks);
+	free(rgb), free(pa), free(pb), free(pc);
+}
+
+static void test_errors(void **state)
+{
+	struct knseg *ks;
+	struct knseg_options o = knseg_default_options();
+	uint8_t rgb[3 * 4 * 4] = {0}, lab[16];
+
+	(void)state;
+	assert_true(knseg_open(&ks, "tests/fixtures/no-such.safetensors") < 0);
+	assert_non_null(strstr(knseg_errmsg(), "no-such"));
+	assert_true(knseg_open(&ks, "tests/fixtures/models_knresnet18_backbone.safetensors") < 0);
+	assert_non_null(strstr(knseg_errmsg(), "backbone"));
+	assert_int_equal(knseg_open(&ks, CKPT), 0);
+	assert_true(knseg_segment(ks, rgb, 0, 4, NULL, lab, NULL) < 0);
+	o.nscales = 1;
+	o.scales[0] = 100;
+	assert_true(knseg_segment(ks, rgb, 4, 4, &o, lab, NULL) < 0);
+	assert_true(knseg_set_kn_eval(ks, "random") < 0);
+	assert_int_equal(knseg_set_kn_eval(ks, "none"), 0);
+	/* A tiny image is padded to 32x32 and still segments. */
+	assert_int_equal(knseg_segment(ks, rgb, 4, 4, NULL, lab, NULL), 0);
+	knseg_close(ks);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_whole_image_matches_model),
+		cmocka_unit_test(test_slide_flip_scales),
+		cmocka_unit_test(test_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
