@@ -518,10 +518,11 @@ static void input_grads(float *din, const float *g1, const float *g2, const floa
 			for (int h = 0; h < c->h; h++) {
 				size_t row = (plane * c->h + h) * c->w;
 				size_t grow = ((size_t)n * c->h + h) * c->w;
-				size_t krow = (plane * g->hp + h + c->pad_top) * g->wp + c->pad_left;
+				size_t krow = (plane * g->hp + h + c->pad_top) * g->wp;
 
 				row_input_grads(din + row, in + row, g1 + grow, g2 + grow,
-						keep ? keep + krow : NULL, c->w, scale);
+						keep ? keep + krow + c->pad_left : NULL, c->w,
+						scale);
 			}
 		}
 	}

@@ -27,7 +27,8 @@
  *   mu, s   (n, ho, wo), the kn_cache written by forward. s is stored NEGATED (-s) for a
  *           unit whose variance was clamped at 0, so that backward passes no gradient
  *           through that variance, as autograd does for clamp_min(0); |s| is the value.
- *   ws      knconv_workspace_floats(g) floats, shared across layers
+ *   ws      knconv_workspace_floats(g) floats, 8-byte aligned (the statistics planes are
+ *           double; arena views are 64-byte aligned), shared across layers
  *
  * Forward overwrites out and the cache. Backward ACCUMULATES (+=) into din, dweight and
  * dbias (din may be NULL); it needs out exactly as forward wrote it (y - b gives the
