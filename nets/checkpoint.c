@@ -3,6 +3,7 @@
 #include "io/error.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,4 +228,127 @@ int checkpoint_save_model(const char *path, const struct graph *g, const float *
 	err = safetensors_write(&w, path);
 	safetensors_writer_free(&w);
 	return err;
+}
+
+static void add_meta_number(struct safetensors_writer *w, const char *key, double v)
+{
+	char buf[40];
+
+	snprintf(buf, sizeof(buf), "%.17g", v);
+	safetensors_add_meta(w, key, buf);
+}
+
+static void add_meta_int(struct safetensors_writer *w, const char *key, long long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", v);
+	safetensors_add_meta(w, key, buf);
+}
+
+void checkpoint_add_train(struct safetensors_writer *w, const struct optim *o,
+			  const struct train_state *ts)
+{
+	size_t n = optim_state_floats(o->cfg.kind, o->n);
+
+	safetensors_add_f32(w, "optim.state", o->state, 1, &n);
+	safetensors_add_meta(w, "optim.kind", o->cfg.kind == OPTIM_SGD ? "sgd" : "adamw");
+	add_meta_number(w, "optim.lr", o->cfg.lr);
+	add_meta_number(w, "optim.weight_decay", o->cfg.weight_decay);
+	add_meta_number(w, "optim.momentum", o->cfg.momentum);
+	add_meta_int(w, "optim.nesterov", o->cfg.nesterov);
+	add_meta_number(w, "optim.beta1", o->cfg.beta1);
+	add_meta_number(w, "optim.beta2", o->cfg.beta2);
+	add_meta_number(w, "optim.eps", o->cfg.eps);
+	add_meta_int(w, "optim.step", (long long)o->step);
+	add_meta_int(w, "state.step", (long long)ts->step);
+	add_meta_int(w, "state.epoch", (long long)ts->epoch);
+	add_meta_int(w, "state.batch", (long long)ts->batch);
+	add_meta_int(w, "state.seed", (long long)ts->seed);
+	add_meta_number(w, "state.best_miou", ts->best_miou);
+	add_meta_int(w, "state.best_step", (long long)ts->best_step);
+}
+
+static int meta_number(const struct safetensors_file *f, const char *key, double *out)
+{
+	const char *s = need(f, key);
+	char *end;
+
+	if (!s)
+		return KN_EFORMAT;
+	errno = 0;
+	*out = strtod(s, &end);
+	if (errno || end == s || *end)
+		return kn_error(KN_EFORMAT, "'%s': metadata %s '%s' is not a number", f->name, key, s);
+	return 0;
+}
+
+static int meta_int(const struct safetensors_file *f, const char *key, long long lo,
+		    long long hi, long long *out)
+{
+	const char *s = need(f, key);
+	char *end;
+
+	if (!s)
+		return KN_EFORMAT;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	if (errno || end == s || *end || *out < lo || *out > hi)
+		return kn_error(KN_EFORMAT, "'%s': metadata %s '%s' is not an integer in %lld..%lld",
+				f->name, key, s, lo, hi);
+	return 0;
+}
+
+int checkpoint_read_optim_config(const struct safetensors_file *f, struct optim_config *cfg)
+{
+	const char *kind = need(f, "optim.kind");
+	long long nesterov;
+	int err;
+
+	if (!kind)
+		return KN_EFORMAT;
+	if (strcmp(kind, "sgd") && strcmp(kind, "adamw"))
+		return kn_error(KN_EFORMAT, "'%s': unknown optimizer '%s'", f->name, kind);
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->kind = strcmp(kind, "sgd") ? OPTIM_ADAMW : OPTIM_SGD;
+	if ((err = meta_number(f, "optim.lr", &cfg->lr)) ||
+	    (err = meta_number(f, "optim.weight_decay", &cfg->weight_decay)) ||
+	    (err = meta_number(f, "optim.momentum", &cfg->momentum)) ||
+	    (err = meta_int(f, "optim.nesterov", 0, 1, &nesterov)) ||
+	    (err = meta_number(f, "optim.beta1", &cfg->beta1)) ||
+	    (err = meta_number(f, "optim.beta2", &cfg->beta2)) ||
+	    (err = meta_number(f, "optim.eps", &cfg->eps)))
+		return err;
+	cfg->nesterov = nesterov != 0;
+	return 0;
+}
+
+int checkpoint_read_train(const struct safetensors_file *f, struct optim *o,
+			  struct train_state *ts)
+{
+	size_t n = optim_state_floats(o->cfg.kind, o->n);
+	long long step, v[5];
+	int err;
+
+	if (strcmp(safetensors_meta_get(f, "kind") ? safetensors_meta_get(f, "kind") : "",
+		   "train"))
+		return kn_error(KN_EFORMAT, "'%s': not a training checkpoint (kind is not 'train')",
+				f->name);
+	if ((err = safetensors_copy_f32(f, "optim.state", o->state, 1, &n)))
+		return err;
+	if ((err = meta_int(f, "optim.step", 0, INT64_MAX, &step)) ||
+	    (err = meta_int(f, "state.step", 0, INT64_MAX, &v[0])) ||
+	    (err = meta_int(f, "state.epoch", 0, INT64_MAX, &v[1])) ||
+	    (err = meta_int(f, "state.batch", 0, INT64_MAX, &v[2])) ||
+	    (err = meta_int(f, "state.seed", LLONG_MIN, LLONG_MAX, &v[3])) ||
+	    (err = meta_int(f, "state.best_step", -1, INT64_MAX, &v[4])) ||
+	    (err = meta_number(f, "state.best_miou", &ts->best_miou)))
+		return err;
+	o->step = step;
+	ts->step = v[0];
+	ts->epoch = v[1];
+	ts->batch = v[2];
+	ts->seed = (uint64_t)v[3];
+	ts->best_step = v[4];
+	return 0;
 }

@@ -23,6 +23,9 @@
 #include "nets/dropout.h"
 #include "nets/graph.h"
 #include "nets/knresnet.h"
+#include "nets/optim.h"
+
+#include <stdint.h>
 
 #define CHECKPOINT_FORMAT "knseg-1"
 #define CHECKPOINT_MAX_CLASSES_TEXT 4096
@@ -60,5 +63,37 @@ void checkpoint_add_model(struct safetensors_writer *w, const struct graph *g,
 /* Writes a weights-only ("model") checkpoint atomically. */
 int checkpoint_save_model(const char *path, const struct graph *g, const float *params,
 			  const struct checkpoint_meta *meta);
+
+/*
+ * What a training checkpoint ("train") adds to a model so that a run resumes exactly:
+ * the optimizer's state (tensor "optim.state") and its configuration and step count
+ * (metadata "optim.*"), and where the run stands (metadata "state.*"). Numbers are
+ * written with 17 significant digits, so they read back bit for bit.
+ */
+struct train_state {
+	int64_t step;     /* iterations done */
+	int64_t epoch;    /* epoch of the next batch */
+	int64_t batch;    /* index of the next batch within that epoch */
+	uint64_t seed;
+	double best_miou; /* best validation mIoU so far, NaN when none */
+	int64_t best_step;
+};
+
+/* Adds the optimizer state (pointing into o->state) and the run state to a writer. */
+void checkpoint_add_train(struct safetensors_writer *w, const struct optim *o,
+			  const struct train_state *ts);
+
+/*
+ * Reads the optimizer configuration of a "train" file (to size the state buffer):
+ * kind and hyperparameters into *cfg.
+ */
+int checkpoint_read_optim_config(const struct safetensors_file *f, struct optim_config *cfg);
+
+/*
+ * Restores o (initialized by the caller with the configuration read above and n
+ * parameters) and ts from a "train" file: state values, step count, run state.
+ */
+int checkpoint_read_train(const struct safetensors_file *f, struct optim *o,
+			  struct train_state *ts);
 
 #endif
