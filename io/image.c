@@ -149,8 +149,9 @@ static int jpeg_decode_rgb(const unsigned char *buf, size_t len, const char *nam
 	}
 	if (img.w <= 0 || img.h <= 0 || img.w > IMAGE_MAX_SIDE || img.h > IMAGE_MAX_SIDE ||
 	    (size_t)img.w * (size_t)img.h > max_pixels) {
-		err = kn_error(KN_ENOMEM, "'%s': image of %d x %d pixels is larger than the %zu allowed",
-			       name, img.w, img.h, max_pixels);
+		err = kn_error(KN_ENOMEM,
+			       "'%s': image of %d x %d pixels is larger than the %zu allowed", name,
+			       img.w, img.h, max_pixels);
 		goto out;
 	}
 	snprintf(what, sizeof(what), "pixels of '%s'", name);

@@ -52,7 +52,8 @@ static int label_png_run(struct pngio *p, size_t max_pixels, int *depth)
 	if (type == PNG_COLOR_TYPE_RGB || type == PNG_COLOR_TYPE_RGB_ALPHA)
 		return kn_error(KN_EFORMAT,
 				"'%s': colour PNG (%s) is not a label image (labels are gray or "
-				"palette PNG)", p->name, type == PNG_COLOR_TYPE_RGB ? "RGB" : "RGBA");
+				"palette PNG)",
+				p->name, type == PNG_COLOR_TYPE_RGB ? "RGB" : "RGBA");
 	if (type == PNG_COLOR_TYPE_GRAY_ALPHA)
 		return kn_error(KN_EFORMAT,
 				"'%s': gray+alpha PNG is not a label image (labels are gray or "
@@ -72,33 +73,40 @@ static uint16_t *samples_to_u16(unsigned char *b, size_t n)
 	return v;
 }
 
+/* 16-bit values to 8 bits; an error naming the file and pixel when one exceeds 255. */
+static int narrow_to_u8(const struct pngio *p, const uint16_t *v, size_t n, const char *what,
+			uint8_t **out)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] > 255)
+			return kn_error(KN_EFORMAT,
+					"'%s': label value %u at (%zu, %zu) exceeds 255 (a 16-bit "
+					"PNG; read it as 16-bit labels)",
+					p->name, v[i], i % (size_t)p->w, i / (size_t)p->w);
+	*out = kn_try_alloc(n, what);
+	if (!*out)
+		return KN_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		(*out)[i] = (uint8_t)v[i];
+	return 0;
+}
+
 /* Moves the decoded samples of p (depth bits each) into out as values of bits bits. */
 static int take_values(struct pngio *p, int depth, int bits, struct label_image *out)
 {
 	size_t n = (size_t)p->w * (size_t)p->h;
 	char what[300];
+	int err;
 
 	snprintf(what, sizeof(what), "labels of '%s'", p->name);
 	memset(out, 0, sizeof(*out));
-	if (depth == 16) {
-		uint16_t *v = samples_to_u16(p->pixels, n);
-
-		if (bits == 16) {
-			out->u16 = v;
-			p->pixels = NULL;
-		} else {
-			for (size_t i = 0; i < n; i++)
-				if (v[i] > 255)
-					return kn_error(KN_EFORMAT,
-							"'%s': label value %u at (%zu, %zu) exceeds 255 "
-							"(a 16-bit PNG; read it as 16-bit labels)", p->name,
-							v[i], i % (size_t)p->w, i / (size_t)p->w);
-			out->u8 = kn_try_alloc(n, what);
-			if (!out->u8)
-				return KN_ENOMEM;
-			for (size_t i = 0; i < n; i++)
-				out->u8[i] = (uint8_t)v[i];
-		}
+	if (depth == 16 && bits == 16) {
+		out->u16 = samples_to_u16(p->pixels, n);
+		p->pixels = NULL;
+	} else if (depth == 16) {
+		err = narrow_to_u8(p, samples_to_u16(p->pixels, n), n, what, &out->u8);
+		if (err)
+			return err;
 	} else if (bits == 8) {
 		out->u8 = p->pixels;
 		p->pixels = NULL;
@@ -179,7 +187,8 @@ static int encode_palette(const struct label_image *lab, const uint8_t *palette,
 	for (size_t i = 0; i < n; i++)
 		if (lab->u8[i] >= ncolors)
 			return kn_error(KN_EINVAL,
-					"label value %u at (%zu, %zu) has no colour in a palette of %d",
+					"label value %u at (%zu, %zu) has no colour in a palette "
+					"of %d",
 					lab->u8[i], i % (size_t)lab->w, i / (size_t)lab->w, ncolors);
 	return pngio_encode(&s, lab->u8, buf, len);
 }

@@ -5,9 +5,21 @@
 #include "io/alloc.h"
 #include "io/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <turbojpeg.h>
+
+const char *imgtest_shared_data(void)
+{
+	const char *dir = shared_data_dir();
+
+	if (!dir) {
+		fprintf(stderr, "skipping: no shared data (../shared/data or $KNSEG_SHARED_DATA)\n");
+		skip();
+	}
+	return dir;
+}
 
 int imgtest_channels(int color_type)
 {

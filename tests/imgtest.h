@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The shared real-data folder; skips the calling test, saying why, when it is absent. */
+const char *imgtest_shared_data(void);
+
 /* Samples per pixel of a PNG colour type (palette: 1, the index). */
 int imgtest_channels(int color_type);
 

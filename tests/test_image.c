@@ -83,9 +83,9 @@ static void check_png_variant(int type, int depth, bool interlace, bool trns)
 		expect_rgb(&s, v, i, want);
 		for (int c = 0; c < 3; c++)
 			if (img.rgb[3 * i + c] != want[c])
-				fail_msg("type %d depth %d interlace %d trns %d: pixel %zu channel %d "
-					 "is %u, want %u", type, depth, interlace, trns, i, c,
-					 img.rgb[3 * i + c], want[c]);
+				fail_msg("type %d depth %d interlace %d trns %d: pixel %zu "
+					 "channel %d is %u, want %u", type, depth, interlace, trns,
+					 i, c, img.rgb[3 * i + c], want[c]);
 	}
 	image_free(&img);
 	assert_null(img.rgb);
@@ -293,7 +293,8 @@ static void test_jpeg_cmyk(void **state)
 	smooth_picture(cmyk, 32, 16, 4);
 	for (size_t i = 0; i < 32 * 16; i++)
 		for (int c = 0; c < 3; c++)
-			want[3 * i + c] = (uint8_t)((cmyk[4 * i + c] * cmyk[4 * i + 3] + 127) / 255);
+			want[3 * i + c] =
+				(uint8_t)((cmyk[4 * i + c] * cmyk[4 * i + 3] + 127) / 255);
 	jpeg = imgtest_make_jpeg(cmyk, 32, 16, TJPF_CMYK, TJSAMP_444, 0, 100, &len);
 	assert_int_equal(image_decode(jpeg, len, "cmyk.jpg", IMAGE_MAX_PIXELS, &img), 0);
 	assert_close_bytes("cmyk", img.rgb, want, sizeof(want), 1.0, 6);
@@ -454,15 +455,13 @@ static void test_bit_flips(void **state)
 
 static void test_real_camvid_jpeg(void **state)
 {
-	const char *data = shared_data_dir();
+	const char *data = imgtest_shared_data();
 	char path[600];
 	struct image img;
 	double sum = 0, sum2 = 0;
 	size_t n;
 
 	(void)state;
-	if (!data)
-		skip();
 	snprintf(path, sizeof(path), "%s/camvid/train/0001TP_006690.jpg", data);
 	if (image_read(path, &img) != 0)
 		fail_msg("%s", kn_errmsg());
@@ -481,13 +480,11 @@ static void test_real_camvid_jpeg(void **state)
 
 static void test_real_cityscapes_png(void **state)
 {
-	const char *data = shared_data_dir();
+	const char *data = imgtest_shared_data();
 	char path[600];
 	struct image img;
 
 	(void)state;
-	if (!data)
-		skip();
 	snprintf(path, sizeof(path), "%s/cityscapes_frame/leftImg8bit/val/frankfurt/"
 		 "frankfurt_000000_000294_leftImg8bit.png", data);
 	if (image_read(path, &img) != 0)

@@ -93,48 +93,48 @@ static void test_palette_reads_indices_not_colours(void **state)
 	tmpdir_remove(dir);
 }
 
-/* Palette PNGs of 1..8 bits (interlaced or not, with tRNS) and gray of 1..4 bits: raw. */
+/* A palette (with tRNS) or gray PNG of 1..8 bits reads as its raw values. */
+static void check_low_depth(int type, int depth, bool interlace, struct rng *r)
+{
+	uint8_t palette[3 * 256], alpha[3] = {0, 0, 0};
+	struct pngio_spec s = {
+		.w = 11, .h = 7, .color_type = type, .bit_depth = depth, .interlace = interlace,
+	};
+	uint16_t *v = imgtest_random_samples(77, 1u << depth, r);
+	struct label_image lab;
+	unsigned char *png;
+	size_t len;
+
+	for (int i = 0; i < 3 * 256; i++)
+		palette[i] = (uint8_t)(255 - i % 256);
+	if (type == PNG_COLOR_TYPE_PALETTE) {
+		s.palette = palette;
+		s.npalette = 1 << depth;
+		s.trns = alpha;
+		s.ntrns = depth == 1 ? 2 : 3;
+	}
+	png = imgtest_make_png(&s, v, &len);
+	assert_int_equal(label_decode(png, len, "low.png", 8, IMAGE_MAX_PIXELS, &lab), 0);
+	for (size_t i = 0; i < 77; i++)
+		if (lab.u8[i] != v[i])
+			fail_msg("type %d depth %d interlace %d: pixel %zu is %u, want %u", type,
+				 depth, interlace, i, lab.u8[i], v[i]);
+	label_free(&lab);
+	free(png);
+	free(v);
+}
+
 static void test_low_depths_read_raw(void **state)
 {
-	static const int types[2] = {PNG_COLOR_TYPE_PALETTE, PNG_COLOR_TYPE_GRAY};
-	uint8_t palette[3 * 256], alpha[16];
 	struct rng r;
 
 	(void)state;
 	rng_init(&r, 5);
-	for (int i = 0; i < 3 * 256; i++)
-		palette[i] = (uint8_t)(255 - i % 256);
-	memset(alpha, 0, sizeof(alpha));
-	for (int t = 0; t < 2; t++)
-		for (int depth = 1; depth <= 8; depth *= 2)
-			for (int interlace = 0; interlace < 2; interlace++) {
-				struct pngio_spec s = {
-					.w = 11, .h = 7, .color_type = types[t], .bit_depth = depth,
-					.interlace = interlace,
-				};
-				uint16_t *v = imgtest_random_samples(77, 1u << depth, &r);
-				struct label_image lab;
-				unsigned char *png;
-				size_t len;
-
-				if (types[t] == PNG_COLOR_TYPE_PALETTE) {
-					s.palette = palette;
-					s.npalette = 1 << depth;
-					s.trns = alpha;
-					s.ntrns = depth == 1 ? 2 : 3;
-				}
-				png = imgtest_make_png(&s, v, &len);
-				assert_int_equal(label_decode(png, len, "low.png", 8,
-							      IMAGE_MAX_PIXELS, &lab), 0);
-				for (size_t i = 0; i < 77; i++)
-					if (lab.u8[i] != v[i])
-						fail_msg("type %d depth %d interlace %d: pixel %zu is %u, "
-							 "want %u", types[t], depth, interlace, i,
-							 lab.u8[i], v[i]);
-				label_free(&lab);
-				free(png);
-				free(v);
-			}
+	for (int depth = 1; depth <= 8; depth *= 2)
+		for (int interlace = 0; interlace < 2; interlace++) {
+			check_low_depth(PNG_COLOR_TYPE_PALETTE, depth, interlace, &r);
+			check_low_depth(PNG_COLOR_TYPE_GRAY, depth, interlace, &r);
+		}
 }
 
 /* Cityscapes-style instanceIds: 16-bit values exact, refused by the 8-bit reader. */
@@ -189,12 +189,15 @@ static void test_not_label_images(void **state)
 	rng_init(&r, 9);
 	for (int t = 0; t < 3; t++)
 		for (int depth = 8; depth <= 16; depth += 8) {
-			struct pngio_spec s = {.w = 4, .h = 4, .color_type = types[t], .bit_depth = depth};
+			struct pngio_spec s = {
+				.w = 4, .h = 4, .color_type = types[t], .bit_depth = depth,
+			};
 			uint16_t *v = imgtest_random_samples(64, 256, &r);
 
 			buf = imgtest_make_png(&s, v, &len);
-			assert_error_names(label_decode(buf, len, "colour.png", 16, IMAGE_MAX_PIXELS,
-							&lab), "colour.png");
+			assert_error_names(label_decode(buf, len, "colour.png", 16,
+							IMAGE_MAX_PIXELS, &lab),
+					   "colour.png");
 			assert_non_null(strstr(kn_errmsg(), "not a label image"));
 			free(buf);
 			free(v);
@@ -283,14 +286,12 @@ static void test_bad_label_files(void **state)
 
 static void test_real_camvid_label(void **state)
 {
-	const char *data = shared_data_dir();
+	const char *data = imgtest_shared_data();
 	char path[600];
 	struct label_image lab;
 	int seen[256] = {0}, classes = 0;
 
 	(void)state;
-	if (!data)
-		skip();
 	snprintf(path, sizeof(path), "%s/camvid/trainannot/0001TP_006690.png", data);
 	if (label_read(path, &lab) != 0)
 		fail_msg("%s", kn_errmsg());
@@ -329,14 +330,12 @@ static void read_cityscapes(const char *data, const char *kind, int bits,
 /* labelIds, labelTrainIds and instanceIds of one frame agree pixel by pixel. */
 static void test_real_cityscapes_labels(void **state)
 {
-	const char *data = shared_data_dir();
+	const char *data = imgtest_shared_data();
 	struct label_image ids, train, inst, fail = {0};
 	char path[600];
 	size_t instances = 0;
 
 	(void)state;
-	if (!data)
-		skip();
 	read_cityscapes(data, "labelIds", 8, &ids);
 	read_cityscapes(data, "labelTrainIds", 8, &train);
 	read_cityscapes(data, "instanceIds", 16, &inst);
