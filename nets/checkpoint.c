@@ -79,11 +79,38 @@ static int read_arch_width(const struct safetensors_file *f, struct checkpoint_m
 	return parse_float(f, "width", width, 0.01, 8, &meta->cfg.width);
 }
 
+/* "r g b,r g b,..." with one triple per class. */
+static int parse_colors(const struct safetensors_file *f, const char *s,
+			struct checkpoint_meta *meta)
+{
+	const char *p = s;
+
+	for (int i = 0; i < meta->cfg.num_classes; i++) {
+		int r, g, b, used = 0;
+
+		if (sscanf(p, "%d %d %d%n", &r, &g, &b, &used) != 3 || r < 0 || r > 255 ||
+		    g < 0 || g > 255 || b < 0 || b > 255)
+			return kn_error(KN_EFORMAT, "'%s': metadata colors: class %d is not 'r g b'",
+					f->name, i);
+		meta->colors[i][0] = (uint8_t)r;
+		meta->colors[i][1] = (uint8_t)g;
+		meta->colors[i][2] = (uint8_t)b;
+		p += used;
+		if (i + 1 < meta->cfg.num_classes && *p++ != ',')
+			return kn_error(KN_EFORMAT, "'%s': metadata colors: too few colours", f->name);
+	}
+	if (*p)
+		return kn_error(KN_EFORMAT, "'%s': metadata colors: too many colours", f->name);
+	meta->has_colors = true;
+	return 0;
+}
+
 static int read_model_keys(const struct safetensors_file *f, struct checkpoint_meta *meta)
 {
 	const char *head = need(f, "head"), *k = need(f, "num_classes");
 	const char *classes = need(f, "classes"), *kn_eval = need(f, "kn_eval");
 	const char *kn_p = safetensors_meta_get(f, "kn_p");
+	const char *colors = safetensors_meta_get(f, "colors");
 	float classes_f = 0;
 	int err;
 
@@ -107,6 +134,8 @@ static int read_model_keys(const struct safetensors_file *f, struct checkpoint_m
 	if (kn_p && (err = parse_float(f, "kn_p", kn_p, 0, 0.99, &meta->cfg.p)))
 		return err;
 	if ((err = parse_triple(f, "mean", meta->mean)) || (err = parse_triple(f, "std", meta->std)))
+		return err;
+	if (colors && (err = parse_colors(f, colors, meta)))
 		return err;
 	for (int i = 0; i < 3; i++)
 		if (meta->std[i] <= 0)
@@ -215,6 +244,16 @@ void checkpoint_add_model(struct safetensors_writer *w, const struct graph *g,
 	safetensors_add_meta(w, "kn_eval", kn_mode_name(meta->kn_eval));
 	snprintf(buf, sizeof(buf), "%.9g", (double)meta->cfg.p);
 	safetensors_add_meta(w, "kn_p", buf);
+	if (meta->has_colors) {
+		char text[255 * 13];
+		size_t len = 0;
+
+		for (int i = 0; i < meta->cfg.num_classes; i++)
+			len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%d %d %d",
+						i ? "," : "", meta->colors[i][0],
+						meta->colors[i][1], meta->colors[i][2]);
+		safetensors_add_meta(w, "colors", text);
+	}
 }
 
 int checkpoint_save_model(const char *path, const struct graph *g, const float *params,

@@ -10,6 +10,7 @@
  *   mean, std    three comma-separated floats each, applied to pixel / 255
  *   kn_eval      "expected" | "none" | "sample"
  *   kn_p         the KNConv statistics dropout probability the network was trained with
+ *   colors       optional: "r g b" per class, comma-separated (for colour masks)
  *
  * A "backbone" file carries format, kind, arch and width only. Loading checks every
  * parameter's presence, shape and float dtype, rejects tensors that belong to no
@@ -25,6 +26,7 @@
 #include "nets/knresnet.h"
 #include "nets/optim.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define CHECKPOINT_FORMAT "knseg-1"
@@ -34,6 +36,8 @@ struct checkpoint_meta {
 	char kind[16];
 	struct net_config cfg;
 	char classes[CHECKPOINT_MAX_CLASSES_TEXT]; /* comma-separated class names */
+	bool has_colors;
+	uint8_t colors[255][3]; /* per class, when has_colors */
 	float mean[3], std[3];
 	enum kn_mode kn_eval;
 };

@@ -13,6 +13,7 @@
 #include "io/alloc.h"
 #include "io/error.h"
 #include "io/safetensors.h"
+#include "datasets/cityscapes_labels.h"
 #include "nets/checkpoint.h"
 #include "nets/gemm.h"
 #include "nets/model.h"
@@ -33,6 +34,7 @@ struct cached_model {
 
 struct knseg {
 	struct checkpoint_meta meta;
+	struct safetensors_file file; /* kept for knseg_meta; tensors are not used after open */
 	struct model *owner; /* holds the parameters */
 	struct cached_model cache[MODEL_CACHE];
 	int next_evict;
@@ -96,9 +98,11 @@ int knseg_open(struct knseg **out, const char *checkpoint)
 		err = model_create(&ks->owner, &ks->meta.cfg, 1, 32, 32, MODEL_EVAL);
 	if (!err)
 		err = checkpoint_load_params(&f, &ks->owner->g, ks->owner->params, "");
-	safetensors_free(&f);
-	if (err)
+	if (err) {
+		safetensors_free(&f);
 		goto fail;
+	}
+	ks->file = f;
 	ks->kn_eval = ks->meta.kn_eval;
 	split_names(ks);
 	*out = ks;
@@ -117,8 +121,38 @@ void knseg_close(struct knseg *ks)
 	for (int i = 0; i < MODEL_CACHE; i++)
 		model_destroy(ks->cache[i].m);
 	model_destroy(ks->owner);
+	safetensors_free(&ks->file);
 	free(ks->names);
 	free(ks);
+}
+
+const char *knseg_meta(const struct knseg *ks, const char *key)
+{
+	return safetensors_meta_get(&ks->file, key);
+}
+
+void knseg_class_color(const struct knseg *ks, int i, uint8_t rgb[3])
+{
+	const struct cityscapes_label *cl = cityscapes_by_train_id(i);
+
+	if (i < 0 || i >= ks->meta.cfg.num_classes) {
+		rgb[0] = rgb[1] = rgb[2] = 0;
+	} else if (ks->meta.has_colors) {
+		memcpy(rgb, ks->meta.colors[i], 3);
+	} else if (ks->meta.cfg.num_classes == CITYSCAPES_NUM_TRAIN && cl) {
+		memcpy(rgb, cl->color, 3);
+	} else {
+		/* Well-spread hues from the golden ratio; bright enough to see on black. */
+		double hue = fmod(0.61803398875 * (i + 1), 1.0) * 6;
+		int sector = (int)hue;
+		double f = hue - sector, v = 230, lo = 60, up = lo + (v - lo) * f,
+		       dn = v - (v - lo) * f;
+		double tab[6][3] = {{v, up, lo}, {dn, v, lo}, {lo, v, up},
+				    {lo, dn, v}, {up, lo, v}, {v, lo, dn}};
+
+		for (int c = 0; c < 3; c++)
+			rgb[c] = (uint8_t)tab[sector % 6][c];
+	}
 }
 
 int knseg_num_classes(const struct knseg *ks)

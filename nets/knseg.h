@@ -64,6 +64,15 @@ int knseg_num_classes(const struct knseg *ks);
 /* The name of class i (from the checkpoint's classes), or "" when it has none. */
 const char *knseg_class_name(const struct knseg *ks, int i);
 
+/*
+ * The display colour of class i: the checkpoint's colours when it has them, else the
+ * Cityscapes colours for a 19-class model, else a fixed palette of distinct colours.
+ */
+void knseg_class_color(const struct knseg *ks, int i, uint8_t rgb[3]);
+
+/* The checkpoint's metadata value for key (e.g. "arch", "classes"), or NULL. */
+const char *knseg_meta(const struct knseg *ks, const char *key);
+
 /* Statistics at inference: "expected" (the checkpoint's default), "none" or "sample". */
 int knseg_set_kn_eval(struct knseg *ks, const char *mode);
 

@@ -39,6 +39,9 @@ static void test_round_trip(void **state)
 	strcpy(meta.classes, "road,sidewalk,car,sky,person");
 	meta.kn_eval = KN_EVAL_NONE;
 	meta.mean[1] = 0.5f;
+	meta.has_colors = true;
+	for (int i = 0; i < 5; i++)
+		meta.colors[i][0] = meta.colors[i][1] = meta.colors[i][2] = (uint8_t)(50 * i + 3);
 	snprintf(path, sizeof(path), "%s/m.safetensors", dir);
 	assert_int_equal(checkpoint_save_model(path, &a->g, a->params, &meta), 0);
 	assert_int_equal(safetensors_read(path, &f), 0);
@@ -51,6 +54,8 @@ static void test_round_trip(void **state)
 	assert_string_equal(back.classes, "road,sidewalk,car,sky,person");
 	assert_int_equal(back.kn_eval, KN_EVAL_NONE);
 	assert_true(back.mean[1] == 0.5f && back.std[2] == 0.225f);
+	assert_true(back.has_colors);
+	assert_memory_equal(back.colors, meta.colors, 5 * 3);
 	assert_int_equal(checkpoint_load_params(&f, &b->g, b->params, ""), 0);
 	assert_memory_equal(a->params, b->params, a->g.param_count * sizeof(float));
 	safetensors_free(&f);
@@ -143,12 +148,12 @@ static void write_damaged(const char *path, const struct model *m, enum damage d
 	if (key) {
 		/* Only the given key's value changes; "-" drops the key. */
 		const char *keys[] = {"format", "kind", "arch", "width", "head", "num_classes",
-				      "classes", "mean", "std", "kn_eval"};
+				      "classes", "mean", "std", "kn_eval", "colors"};
 		const char *vals[] = {"knseg-1", "model", "knresnet18", "0.02", "fcn", "5",
 				      "a,b,c,d,e", "0.485,0.456,0.406", "0.229,0.224,0.225",
-				      "expected"};
+				      "expected", "-"};
 
-		for (int i = 0; i < 10; i++) {
+		for (int i = 0; i < 11; i++) {
 			const char *v = strcmp(keys[i], key) ? vals[i] : value;
 
 			if (strcmp(v, "-"))
@@ -221,6 +226,14 @@ static void test_mismatches_are_named(void **state)
 	expect_error(path, m, "random");
 	write_damaged(path, m, NONE, "head", "-");
 	expect_error(path, m, "head");
+	write_damaged(path, m, NONE, "kind", "optimizer");
+	expect_error(path, m, "optimizer");
+	write_damaged(path, m, NONE, "colors", "1 2 3,4 5 6");
+	expect_error(path, m, "colors");
+	write_damaged(path, m, NONE, "colors", "1 2 3,4 5 6,1 1 1,2 2 2,3 3 300");
+	expect_error(path, m, "colors");
+	write_damaged(path, m, NONE, "colors", "1 2 3,4 5 6,1 1 1,2 2 2,3 3 3");
+	assert_int_equal(try_load(path, m), 0);
 	write_damaged(path, m, NONE, "kind", "optimizer");
 	expect_error(path, m, "optimizer");
 	model_destroy(m);
