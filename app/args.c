@@ -1,10 +1,13 @@
 /* Strict option value parsing. See args.h. */
 #include "app/args.h"
 #include "app/commands.h"
+#include "nets/knseg.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int arg_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out)
 {
@@ -50,4 +53,22 @@ int arg_size(const char *cmd, const char *opt, const char *s, int lo, int hi, in
 	*w = (int)a;
 	*h = (int)b;
 	return 0;
+}
+
+int arg_scales(const char *cmd, const char *s, struct knseg_options *o)
+{
+	char buf[256], *tok, *save = NULL;
+	double v = 0;
+	int rc;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	o->nscales = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (o->nscales == KNSEG_MAX_SCALES)
+			return usage_error(cmd, "--scales: at most %d scales", KNSEG_MAX_SCALES);
+		if ((rc = arg_float(cmd, "--scales", tok, 0.0625, 8, &v)))
+			return rc;
+		o->scales[o->nscales++] = (float)v;
+	}
+	return o->nscales ? 0 : usage_error(cmd, "--scales '%s' is empty", s);
 }

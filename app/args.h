@@ -15,4 +15,9 @@ int arg_float(const char *cmd, const char *opt, const char *s, double lo, double
 /* "WxH" with both sides in [lo, hi]. */
 int arg_size(const char *cmd, const char *opt, const char *s, int lo, int hi, int *w, int *h);
 
+struct knseg_options;
+
+/* "0.75,1,1.25" into o->scales (at most KNSEG_MAX_SCALES, each in [1/16, 8]). */
+int arg_scales(const char *cmd, const char *s, struct knseg_options *o);
+
 #endif

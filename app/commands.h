@@ -15,6 +15,9 @@ struct command {
 
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 /* Prints "knseg: <message>" to stderr and returns 1 (for `return die(...)`). */
 int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -21,6 +21,9 @@ static int cmd_version(int argc, char **argv)
 static const struct command commands[] = {
 	{"info", "print the layer table of a network", cmd_info},
 	{"bench", "time the forward pass and the training step", cmd_bench},
+	{"predict", "segment images and write masks", cmd_predict},
+	{"data", "inspect a dataset: sizes, class pixel shares, bad files", cmd_data},
+	{"synth", "write a synthetic street-scene dataset", cmd_synth},
 	{"version", "print the version", cmd_version},
 };
 

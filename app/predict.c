@@ -1,0 +1,295 @@
+/*
+ * knseg predict: segment images with a checkpoint and write masks.
+ *
+ * Inputs are image files (PNG or JPEG, recognized by content) and folders, searched
+ * recursively for *.png, *.jpg and *.jpeg. An output mirrors its input's name: a file
+ * given directly lands in OUT/<stem>_<kind>.png; a file found in a folder D at D/a/b.jpg
+ * lands in OUT/a/b_<kind>.png. Kinds (--format, comma-separated):
+ *   trainid  8-bit PNG of class indices
+ *   labelid  8-bit PNG of Cityscapes labelIds (19-class models; never 255), named so
+ *            that the official evaluation finds it (CITY_SEQ_FRAME*.png)
+ *   color    palette PNG with the class colours
+ *   overlay  the colours blended over the image (--alpha)
+ * and with --save-logits the raw logits as OUT/.../<stem>_logits.npy (K, H, W).
+ * An existing output is an error unless --force. A bad input is reported with its name
+ * and the others are still processed; the exit status is 1 if any failed.
+ */
+#include "app/args.h"
+#include "app/commands.h"
+#include "app/walk.h"
+#include "datasets/cityscapes_labels.h"
+#include "io/alloc.h"
+#include "io/error.h"
+#include "io/image.h"
+#include "io/label.h"
+#include "io/npy.h"
+#include "nets/knseg.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum { OUT_TRAINID = 1, OUT_LABELID = 2, OUT_COLOR = 4, OUT_OVERLAY = 8 };
+
+struct predict_opts {
+	const char *checkpoint, *out, *kn_eval;
+	int formats, threads;
+	bool logits, force, quiet;
+	double alpha;
+	struct knseg_options seg;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: knseg predict --checkpoint FILE --out DIR [options] INPUT...\n\n"
+		"Segments images (files, or folders searched recursively for .png/.jpg/.jpeg)\n"
+		"and writes masks under DIR, mirroring the input names.\n\n"
+		"  --format LIST     trainid,labelid,color,overlay (default trainid,color)\n"
+		"  --save-logits     also write <stem>_logits.npy, float32 (K, H, W)\n"
+		"  --alpha A         overlay opacity of the colours (default 0.5)\n"
+		"  --kn-eval MODE    expected | none | sample (default: the checkpoint's)\n"
+		"  --mode M          whole | slide (default whole)\n"
+		"  --crop WxH        sliding window (default 1024x512)\n"
+		"  --stride WxH      sliding step (default 768x384)\n"
+		"  --flip            average with the mirrored image\n"
+		"  --scales LIST     average over scales, e.g. 0.75,1,1.25\n"
+		"  --threads N       threads (default: all cores)\n"
+		"  --force           overwrite existing outputs\n"
+		"  --quiet           print only errors and the summary\n");
+}
+
+static int parse_formats(const char *s, int *out)
+{
+	char buf[128], *tok, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	*out = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "trainid"))
+			*out |= OUT_TRAINID;
+		else if (!strcmp(tok, "labelid"))
+			*out |= OUT_LABELID;
+		else if (!strcmp(tok, "color"))
+			*out |= OUT_COLOR;
+		else if (!strcmp(tok, "overlay"))
+			*out |= OUT_OVERLAY;
+		else
+			return usage_error("predict", "unknown format '%s' (trainid, labelid, color, "
+					   "overlay)", tok);
+	}
+	return *out ? 0 : usage_error("predict", "--format is empty");
+}
+
+static int parse(int argc, char **argv, struct predict_opts *o)
+{
+	static const struct option opts[] = {
+		{"checkpoint", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'},
+		{"format", required_argument, 0, 'f'},     {"save-logits", no_argument, 0, 'L'},
+		{"alpha", required_argument, 0, 'a'},      {"kn-eval", required_argument, 0, 'k'},
+		{"mode", required_argument, 0, 'm'},       {"crop", required_argument, 0, 'C'},
+		{"stride", required_argument, 0, 'S'},     {"flip", no_argument, 0, 'F'},
+		{"scales", required_argument, 0, 's'},     {"threads", required_argument, 0, 't'},
+		{"force", no_argument, 0, 'x'},            {"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
+	};
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		rc = 0;
+		switch (c) {
+		case 'c': o->checkpoint = optarg; break;
+		case 'o': o->out = optarg; break;
+		case 'f': rc = parse_formats(optarg, &o->formats); break;
+		case 'L': o->logits = true; break;
+		case 'a': rc = arg_float("predict", "--alpha", optarg, 0, 1, &o->alpha); break;
+		case 'k': o->kn_eval = optarg; break;
+		case 'm':
+			if (!strcmp(optarg, "whole") || !strcmp(optarg, "slide"))
+				o->seg.mode = strcmp(optarg, "whole") ? KNSEG_SLIDE : KNSEG_WHOLE;
+			else
+				rc = usage_error("predict", "--mode '%s' is not whole or slide", optarg);
+			break;
+		case 'C':
+			rc = arg_size("predict", "--crop", optarg, 32, 16384, &o->seg.crop_w,
+				      &o->seg.crop_h);
+			break;
+		case 'S':
+			rc = arg_size("predict", "--stride", optarg, 1, 16384, &o->seg.stride_w,
+				      &o->seg.stride_h);
+			break;
+		case 'F': o->seg.flip = true; break;
+		case 's': rc = arg_scales("predict", optarg, &o->seg); break;
+		case 't': rc = arg_int("predict", "--threads", optarg, 1, 1024, &o->threads); break;
+		case 'x': o->force = true; break;
+		case 'q': o->quiet = true; break;
+		case 'h': usage(stdout); return -1;
+		default: return usage_error("predict", "unknown option");
+		}
+		if (rc)
+			return rc;
+	}
+	if (!o->checkpoint || !o->out)
+		return usage_error("predict", "--checkpoint and --out are required");
+	if (optind == argc)
+		return usage_error("predict", "no input images");
+	return 0;
+}
+
+/* OUT/<rel stem>_<kind>.<ext>, creating the folders; refuses an existing file. */
+static int output_path(const struct predict_opts *o, const char *rel_stem, const char *kind,
+		       const char *ext, char *path, size_t size)
+{
+	struct stat st;
+
+	if ((size_t)snprintf(path, size, "%s/%s_%s.%s", o->out, rel_stem, kind, ext) >= size)
+		return kn_error(KN_EINVAL, "output path for '%s' is too long", rel_stem);
+	if (make_parent_dirs(path) < 0)
+		return KN_EIO;
+	if (!o->force && stat(path, &st) == 0)
+		return kn_error(KN_EIO, "'%s' exists (use --force to overwrite)", path);
+	return 0;
+}
+
+static void colorize(struct knseg *ks, const uint8_t *labels, size_t n, uint8_t *rgb,
+		     const uint8_t *under, double alpha)
+{
+	uint8_t table[256][3];
+	int k = knseg_num_classes(ks);
+
+	for (int i = 0; i < k; i++)
+		knseg_class_color(ks, i, table[i]);
+	for (size_t i = 0; i < n; i++)
+		for (int c = 0; c < 3; c++) {
+			double v = table[labels[i]][c];
+
+			if (under)
+				v = alpha * v + (1 - alpha) * under[3 * i + c];
+			rgb[3 * i + c] = (uint8_t)(v + 0.5);
+		}
+}
+
+static int write_outputs(const struct predict_opts *o, struct knseg *ks,
+			 const struct image *img, const uint8_t *labels, const char *rel_stem)
+{
+	size_t n = (size_t)img->w * img->h;
+	struct label_image lab = {img->w, img->h, 8, (uint8_t *)labels, NULL};
+	char path[4096];
+	int err = 0;
+
+	if (!err && (o->formats & OUT_TRAINID) &&
+	    !(err = output_path(o, rel_stem, "trainIds", "png", path, sizeof(path))))
+		err = label_write_png(path, &lab);
+	if (!err && (o->formats & OUT_LABELID) &&
+	    !(err = output_path(o, rel_stem, "labelIds", "png", path, sizeof(path)))) {
+		uint8_t *ids = xmalloc(n);
+
+		for (size_t i = 0; i < n; i++)
+			ids[i] = (uint8_t)cityscapes_by_train_id(labels[i])->id;
+		lab.u8 = ids;
+		err = label_write_png(path, &lab);
+		lab.u8 = (uint8_t *)labels;
+		free(ids);
+	}
+	if (!err && (o->formats & OUT_COLOR) &&
+	    !(err = output_path(o, rel_stem, "color", "png", path, sizeof(path)))) {
+		uint8_t palette[256 * 3];
+
+		for (int i = 0; i < knseg_num_classes(ks); i++)
+			knseg_class_color(ks, i, palette + 3 * i);
+		err = label_write_palette_png(path, &lab, palette, knseg_num_classes(ks));
+	}
+	if (!err && (o->formats & OUT_OVERLAY) &&
+	    !(err = output_path(o, rel_stem, "overlay", "jpg", path, sizeof(path)))) {
+		struct image ov;
+
+		image_init(&ov, img->w, img->h);
+		colorize(ks, labels, n, ov.rgb, img->rgb, o->alpha);
+		err = image_write_jpeg(path, &ov, 92);
+		image_free(&ov);
+	}
+	return err;
+}
+
+static int predict_one(const struct predict_opts *o, struct knseg *ks, const char *file,
+		       const char *rel_stem)
+{
+	struct image img;
+	uint8_t *labels;
+	int err = image_read(file, &img);
+
+	if (err)
+		return err;
+	labels = xmalloc((size_t)img.w * img.h);
+	err = knseg_segment(ks, img.rgb, img.w, img.h, &o->seg, labels, NULL);
+	if (err)
+		kn_error_prefix(err, "'%s'", file);
+	if (!err)
+		err = write_outputs(o, ks, &img, labels, rel_stem);
+	if (!err && o->logits) {
+		int k = knseg_num_classes(ks);
+		float *lg = xmalloc((size_t)k * img.w * img.h * sizeof(float));
+		size_t shape[3] = {(size_t)k, (size_t)img.h, (size_t)img.w};
+		char path[4096];
+
+		err = knseg_logits(ks, img.rgb, img.w, img.h, lg);
+		if (!err && !(err = output_path(o, rel_stem, "logits", "npy", path, sizeof(path))))
+			err = npy_write(path, lg, 3, shape);
+		free(lg);
+	}
+	free(labels);
+	image_free(&img);
+	return err;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+	struct predict_opts o = {0};
+	struct walk_list files = {0};
+	struct knseg *ks;
+	int rc, failed = 0;
+
+	o.formats = OUT_TRAINID | OUT_COLOR;
+	o.alpha = 0.5;
+	o.seg = knseg_default_options();
+	if ((rc = parse(argc, argv, &o)))
+		return rc < 0 ? 0 : rc;
+	if (o.threads)
+		knseg_set_threads(o.threads);
+	if (walk_inputs(argv + optind, argc - optind, &files) < 0)
+		return die("%s", kn_errmsg());
+	if (knseg_open(&ks, o.checkpoint) < 0) {
+		walk_list_free(&files);
+		return die("%s", knseg_errmsg());
+	}
+	if ((o.formats & OUT_LABELID) && knseg_num_classes(ks) != CITYSCAPES_NUM_TRAIN) {
+		int k = knseg_num_classes(ks);
+
+		knseg_close(ks);
+		walk_list_free(&files);
+		return die("--format labelid needs a 19-class Cityscapes model (this one has %d "
+			   "classes)", k);
+	}
+	if (o.kn_eval && knseg_set_kn_eval(ks, o.kn_eval) < 0) {
+		knseg_close(ks);
+		walk_list_free(&files);
+		return usage_error("predict", "%s", knseg_errmsg());
+	}
+	for (size_t i = 0; i < files.count; i++) {
+		if (predict_one(&o, ks, files.items[i].path, files.items[i].rel_stem) < 0) {
+			fprintf(stderr, "knseg predict: %s\n", knseg_errmsg());
+			failed++;
+		} else if (!o.quiet) {
+			printf("%s\n", files.items[i].path);
+		}
+	}
+	printf("predict: %zu image%s, %d failed, outputs in %s\n", files.count,
+	       files.count == 1 ? "" : "s", failed, o.out);
+	knseg_close(ks);
+	walk_list_free(&files);
+	return failed ? 1 : 0;
+}
