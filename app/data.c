@@ -1,0 +1,232 @@
+/*
+ * knseg data: inspects a dataset by reading every sample: image count, distinct image
+ * sizes, class pixel shares (the ignore value as its own row, "void") and every bad
+ * file. Bad files do not stop the inspection; they are all listed and the exit status
+ * is 1 at the end. --json prints the same content as one JSON object.
+ */
+#include "app/args.h"
+#include "app/commands.h"
+#include "datasets/dataset.h"
+#include "datasets/stats.h"
+#include "io/error.h"
+#include "io/json.h"
+#include "nets/gemm.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#define IGNORE_ROW_NAME "void"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: knseg data --dataset cityscapes --root DIR [--split S]\n"
+		"                  [--label-ids | --train-ids] [--classes PRESET|FILE]\n"
+		"       knseg data --dataset list (--list FILE | --root DIR [--split S])\n"
+		"                  [--classes PRESET|FILE] [--label-ids]\n"
+		"                  [--json] [--threads N]\n\n"
+		"Reads every image and label of a dataset split and prints the image count, the\n"
+		"image sizes, the share of each class in the labelled pixels (ignored pixels as\n"
+		"the row 'void') and every bad file. Exits 1 when any file is bad.\n\n"
+		"  --dataset L   cityscapes: ROOT/leftImg8bit/SPLIT/CITY/*_leftImg8bit.png with\n"
+		"                ROOT/gtFine/SPLIT/CITY/*_gtFine_labelIds.png;\n"
+		"                list: lines 'IMAGE [LABEL]' relative to the list's folder\n"
+		"  --root DIR    the Cityscapes root; for lists, the folder of SPLIT.txt\n"
+		"  --split S     split (default train)\n"
+		"  --list FILE   the list file (instead of ROOT/SPLIT.txt)\n"
+		"  --classes C   cityscapes | camvid | a class table file (default cityscapes;\n"
+		"                the file format is in docs/datasets.md)\n"
+		"  --label-ids   label values are Cityscapes labelIds, mapped to the 19 trainIds\n"
+		"                (the default for the cityscapes layout)\n"
+		"  --train-ids   read *_gtFine_labelTrainIds.png (values 0..18, 255 ignore)\n"
+		"  --json        print one JSON object instead of the tables\n"
+		"  --threads N   threads reading files (default: all cores)\n");
+}
+
+static double share(uint64_t pixels, uint64_t total)
+{
+	return total ? 100.0 * (double)pixels / (double)total : 0.0;
+}
+
+static void print_text(const struct dataset *d, const struct dataset_stats *st,
+		       const struct dataset_problems *skipped)
+{
+	const struct class_table *t = &d->classes;
+	int nbad = skipped->count + st->bad.count;
+
+	printf("images: %d (%d labelled, %d unlabelled)\n", st->images, dataset_labelled(d),
+	       st->images - dataset_labelled(d));
+	printf("\nimage sizes:\n");
+	for (int i = 0; i < st->num_sizes; i++)
+		printf("  %5dx%-5d %8d\n", st->sizes[i].w, st->sizes[i].h, st->sizes[i].count);
+	if (st->label_pixels) {
+		printf("\nclass pixel shares (%% of %llu pixels in %d label%s):\n",
+		       (unsigned long long)st->label_pixels, st->labelled,
+		       st->labelled == 1 ? "" : "s");
+		printf("  %5s  %-24s %7s %14s\n", "class", "name", "share", "pixels");
+		for (int k = 0; k < t->num_classes; k++)
+			printf("  %5d  %-24s %7.2f %14llu\n", k, t->names[k],
+			       share(st->class_pixels[k], st->label_pixels),
+			       (unsigned long long)st->class_pixels[k]);
+		printf("  %5s  %-24s %7.2f %14llu\n", "-", IGNORE_ROW_NAME,
+		       share(st->ignore_pixels, st->label_pixels),
+		       (unsigned long long)st->ignore_pixels);
+	} else {
+		printf("\nno label was read: no class shares\n");
+	}
+	printf("\nbad files: %d\n", nbad);
+	for (int i = 0; i < skipped->count; i++)
+		printf("  %s\n", skipped->msgs[i]);
+	for (int i = 0; i < st->bad.count; i++)
+		printf("  %s\n", st->bad.msgs[i]);
+}
+
+static void json_class(struct json_writer *w, int id, const char *name, uint64_t pixels,
+		       uint64_t total)
+{
+	json_object_begin(w);
+	json_key(w, "id");
+	json_i64(w, id);
+	json_key(w, "name");
+	json_string(w, name);
+	json_key(w, "pixels");
+	json_u64(w, pixels);
+	json_key(w, "percent");
+	json_double(w, share(pixels, total));
+	json_object_end(w);
+}
+
+static void json_body(struct json_writer *w, const struct dataset *d,
+		      const struct dataset_stats *st, const struct dataset_problems *skipped)
+{
+	json_key(w, "images");
+	json_u64(w, (uint64_t)st->images);
+	json_key(w, "labelled");
+	json_u64(w, (uint64_t)dataset_labelled(d));
+	json_key(w, "sizes");
+	json_array_begin(w);
+	for (int i = 0; i < st->num_sizes; i++) {
+		json_object_begin(w);
+		json_key(w, "width");
+		json_u64(w, (uint64_t)st->sizes[i].w);
+		json_key(w, "height");
+		json_u64(w, (uint64_t)st->sizes[i].h);
+		json_key(w, "count");
+		json_u64(w, (uint64_t)st->sizes[i].count);
+		json_object_end(w);
+	}
+	json_array_end(w);
+	json_key(w, "label_pixels");
+	json_u64(w, st->label_pixels);
+	json_key(w, "classes");
+	json_array_begin(w);
+	for (int k = 0; k < d->classes.num_classes; k++)
+		json_class(w, k, d->classes.names[k], st->class_pixels[k], st->label_pixels);
+	json_class(w, CLASS_IGNORE, IGNORE_ROW_NAME, st->ignore_pixels, st->label_pixels);
+	json_array_end(w);
+	json_key(w, "bad");
+	json_array_begin(w);
+	for (int i = 0; i < skipped->count; i++)
+		json_string(w, skipped->msgs[i]);
+	for (int i = 0; i < st->bad.count; i++)
+		json_string(w, st->bad.msgs[i]);
+	json_array_end(w);
+}
+
+static void print_json(const struct dataset_spec *spec, const struct dataset *d,
+		       const struct dataset_stats *st, const struct dataset_problems *skipped)
+{
+	struct json_writer w;
+
+	json_writer_init(&w);
+	json_object_begin(&w);
+	json_key(&w, "layout");
+	json_string(&w, d->layout == DATASET_CITYSCAPES ? "cityscapes" : "list");
+	json_key(&w, "source");
+	if (spec->list && d->layout == DATASET_LIST)
+		json_string(&w, spec->list);
+	else
+		json_string(&w, spec->root);
+	json_key(&w, "split");
+	json_string(&w, spec->split ? spec->split : "train");
+	json_body(&w, d, st, skipped);
+	json_object_end(&w);
+	printf("%s\n", w.data);
+	json_writer_free(&w);
+}
+
+/* Parses the options into spec; returns -1 to go on, else an exit status. */
+static int parse_options(int argc, char **argv, struct dataset_spec *spec, bool *json,
+			 int *threads)
+{
+	static const struct option opts[] = {
+		{"dataset", required_argument, 0, 'd'}, {"root", required_argument, 0, 'r'},
+		{"split", required_argument, 0, 's'},   {"list", required_argument, 0, 'l'},
+		{"classes", required_argument, 0, 'c'}, {"label-ids", no_argument, 0, 'L'},
+		{"train-ids", no_argument, 0, 'T'},     {"json", no_argument, 0, 'j'},
+		{"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': spec->layout = optarg; break;
+		case 'r': spec->root = optarg; break;
+		case 's': spec->split = optarg; break;
+		case 'l': spec->list = optarg; break;
+		case 'c': spec->classes = optarg; break;
+		case 'L': spec->label_ids = true; break;
+		case 'T': spec->train_ids = true; break;
+		case 'j': *json = true; break;
+		case 't':
+			if ((rc = arg_int("data", "--threads", optarg, 1, 1024, threads)))
+				return rc;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return usage_error("data", "unknown option");
+		}
+	}
+	if (optind < argc)
+		return usage_error("data", "unexpected argument '%s'", argv[optind]);
+	if (!spec->layout)
+		return usage_error("data", "--dataset cityscapes|list is required");
+	return -1;
+}
+
+int cmd_data(int argc, char **argv)
+{
+	struct dataset_spec spec = {0};
+	struct dataset_problems skipped;
+	struct dataset_stats st;
+	struct dataset d;
+	bool json = false;
+	int threads = 0, rc, err, nbad;
+
+	if ((rc = parse_options(argc, argv, &spec, &json, &threads)) >= 0)
+		return rc;
+	if (threads)
+		kn_set_threads(threads);
+	err = dataset_open_spec(&d, &spec, &skipped);
+	if (err == KN_EINVAL)
+		return usage_error("data", "%s", kn_errmsg());
+	if (err)
+		return die("%s", kn_errmsg());
+	dataset_stats_compute(&d, &st);
+	if (json)
+		print_json(&spec, &d, &st, &skipped);
+	else
+		print_text(&d, &st, &skipped);
+	nbad = skipped.count + st.bad.count;
+	dataset_stats_free(&st);
+	dataset_problems_free(&skipped);
+	dataset_free(&d);
+	if (nbad)
+		return die("%d bad file%s (listed above)", nbad, nbad == 1 ? "" : "s");
+	return 0;
+}
