@@ -1,6 +1,7 @@
 /* Strict option value parsing. See args.h. */
 #include "app/args.h"
 #include "app/commands.h"
+#include "datasets/dataset.h"
 #include "nets/knseg.h"
 
 #include <errno.h>
@@ -71,4 +72,40 @@ int arg_scales(const char *cmd, const char *s, struct knseg_options *o)
 		o->scales[o->nscales++] = (float)v;
 	}
 	return o->nscales ? 0 : usage_error(cmd, "--scales '%s' is empty", s);
+}
+
+int dataset_option(int c, const char *arg, struct dataset_spec *spec)
+{
+	switch (c) {
+	case OPT_DATASET: spec->layout = arg; return 1;
+	case OPT_ROOT: spec->root = arg; return 1;
+	case OPT_SPLIT: spec->split = arg; return 1;
+	case OPT_LIST: spec->list = arg; return 1;
+	case OPT_CLASSES: spec->classes = arg; return 1;
+	case OPT_LABEL_IDS: spec->label_ids = true; return 1;
+	case OPT_TRAIN_IDS: spec->train_ids = true; return 1;
+	default: return 0;
+	}
+}
+
+int seg_option(const char *cmd, int c, const char *arg, struct knseg_options *seg)
+{
+	switch (c) {
+	case OPT_MODE:
+		if (strcmp(arg, "whole") && strcmp(arg, "slide"))
+			return usage_error(cmd, "--mode '%s' is not whole or slide", arg);
+		seg->mode = strcmp(arg, "whole") ? KNSEG_SLIDE : KNSEG_WHOLE;
+		return 0;
+	case OPT_CROP:
+		return arg_size(cmd, "--crop", arg, 32, 16384, &seg->crop_w, &seg->crop_h);
+	case OPT_STRIDE:
+		return arg_size(cmd, "--stride", arg, 1, 16384, &seg->stride_w, &seg->stride_h);
+	case OPT_FLIP:
+		seg->flip = true;
+		return 0;
+	case OPT_SCALES:
+		return arg_scales(cmd, arg, seg);
+	default:
+		return -1;
+	}
 }

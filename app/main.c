@@ -22,6 +22,8 @@ static const struct command commands[] = {
 	{"info", "print the layer table of a network", cmd_info},
 	{"bench", "time the forward pass and the training step", cmd_bench},
 	{"predict", "segment images and write masks", cmd_predict},
+	{"eval", "score a checkpoint on a dataset split", cmd_eval},
+	{"score", "score existing prediction masks on a dataset split", cmd_score},
 	{"data", "inspect a dataset: sizes, class pixel shares, bad files", cmd_data},
 	{"synth", "write a synthetic street-scene dataset", cmd_synth},
 	{"version", "print the version", cmd_version},

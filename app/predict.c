@@ -52,11 +52,7 @@ static void usage(FILE *out)
 		"  --save-logits     also write <stem>_logits.npy, float32 (K, H, W)\n"
 		"  --alpha A         overlay opacity of the colours (default 0.5)\n"
 		"  --kn-eval MODE    expected | none | sample (default: the checkpoint's)\n"
-		"  --mode M          whole | slide (default whole)\n"
-		"  --crop WxH        sliding window (default 1024x512)\n"
-		"  --stride WxH      sliding step (default 768x384)\n"
-		"  --flip            average with the mirrored image\n"
-		"  --scales LIST     average over scales, e.g. 0.75,1,1.25\n"
+		SEG_HELP
 		"  --threads N       threads (default: all cores)\n"
 		"  --force           overwrite existing outputs\n"
 		"  --quiet           print only errors and the summary\n");
@@ -90,9 +86,7 @@ static int parse(int argc, char **argv, struct predict_opts *o)
 		{"checkpoint", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'},
 		{"format", required_argument, 0, 'f'},     {"save-logits", no_argument, 0, 'L'},
 		{"alpha", required_argument, 0, 'a'},      {"kn-eval", required_argument, 0, 'k'},
-		{"mode", required_argument, 0, 'm'},       {"crop", required_argument, 0, 'C'},
-		{"stride", required_argument, 0, 'S'},     {"flip", no_argument, 0, 'F'},
-		{"scales", required_argument, 0, 's'},     {"threads", required_argument, 0, 't'},
+		SEG_OPTIONS,                               {"threads", required_argument, 0, 't'},
 		{"force", no_argument, 0, 'x'},            {"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
 	};
@@ -100,6 +94,11 @@ static int parse(int argc, char **argv, struct predict_opts *o)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if ((rc = seg_option("predict", c, optarg, &o->seg)) >= 0) {
+			if (rc)
+				return rc;
+			continue;
+		}
 		rc = 0;
 		switch (c) {
 		case 'c': o->checkpoint = optarg; break;
@@ -108,22 +107,6 @@ static int parse(int argc, char **argv, struct predict_opts *o)
 		case 'L': o->logits = true; break;
 		case 'a': rc = arg_float("predict", "--alpha", optarg, 0, 1, &o->alpha); break;
 		case 'k': o->kn_eval = optarg; break;
-		case 'm':
-			if (!strcmp(optarg, "whole") || !strcmp(optarg, "slide"))
-				o->seg.mode = strcmp(optarg, "whole") ? KNSEG_SLIDE : KNSEG_WHOLE;
-			else
-				rc = usage_error("predict", "--mode '%s' is not whole or slide", optarg);
-			break;
-		case 'C':
-			rc = arg_size("predict", "--crop", optarg, 32, 16384, &o->seg.crop_w,
-				      &o->seg.crop_h);
-			break;
-		case 'S':
-			rc = arg_size("predict", "--stride", optarg, 1, 16384, &o->seg.stride_w,
-				      &o->seg.stride_h);
-			break;
-		case 'F': o->seg.flip = true; break;
-		case 's': rc = arg_scales("predict", optarg, &o->seg); break;
 		case 't': rc = arg_int("predict", "--threads", optarg, 1, 1024, &o->threads); break;
 		case 'x': o->force = true; break;
 		case 'q': o->quiet = true; break;

@@ -114,6 +114,24 @@ fail:
 	return err;
 }
 
+int knseg_wrap(struct knseg **out, const struct checkpoint_meta *meta, const struct model *src)
+{
+	struct knseg *ks = xcalloc(1, sizeof(*ks));
+	int err;
+
+	ks->meta = *meta;
+	err = model_create(&ks->owner, &meta->cfg, 1, 32, 32, MODEL_EVAL);
+	if (err) {
+		free(ks);
+		return err;
+	}
+	model_share_params(ks->owner, src);
+	ks->kn_eval = meta->kn_eval;
+	split_names(ks);
+	*out = ks;
+	return 0;
+}
+
 void knseg_close(struct knseg *ks)
 {
 	if (!ks)

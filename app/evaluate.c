@@ -1,0 +1,190 @@
+/* Dataset evaluation from a network or from prediction files. See evaluate.h. */
+#include "app/evaluate.h"
+#include "datasets/cityscapes_labels.h"
+#include "io/error.h"
+#include "metrics/cityscapes_eval.h"
+#include "metrics/confusion.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+bool evaluate_is_cityscapes(const struct dataset *d)
+{
+	struct class_table t;
+
+	if (d->layout != DATASET_CITYSCAPES || d->classes.num_classes != CITYSCAPES_NUM_TRAIN)
+		return false;
+	class_table_cityscapes(&t, true);
+	if (!class_table_equal(&t, &d->classes))
+		return false;
+	for (int i = 0; i < d->count; i++)
+		if (d->samples[i].label && !ends_with(d->samples[i].label, "_labelIds.png"))
+			return false;
+	return true;
+}
+
+/* Class indices (trainIds) into labelIds, in place; a value that is no trainId fails. */
+static int train_to_label_ids(struct label_image *pred, const char *name)
+{
+	size_t n = (size_t)pred->w * pred->h;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct cityscapes_label *l = cityscapes_by_train_id(pred->u8[i]);
+
+		if (!l)
+			return kn_error(KN_EINVAL, "'%s': prediction %d at pixel (%zu, %zu) is not a "
+					"Cityscapes trainId", name, pred->u8[i], i % pred->w,
+					i / pred->w);
+		pred->u8[i] = (uint8_t)l->id;
+	}
+	return 0;
+}
+
+/* Labels for the official rules: raw labelIds and instanceIds of sample s. */
+static int add_official(struct cityscapes_eval *e, const struct dataset_sample *s,
+			struct label_image *pred, bool label_ids)
+{
+	struct label_image gt = {0}, inst = {0};
+	int err;
+
+	if (!label_ids && (err = train_to_label_ids(pred, s->image)))
+		return err;
+	if ((err = label_read(s->label, &gt)))
+		return err;
+	if (s->instance && (err = label_read16(s->instance, &inst))) {
+		label_free(&gt);
+		return err;
+	}
+	err = cityscapes_eval_add_labels(e, &gt, pred, s->instance ? &inst : NULL);
+	if (err)
+		kn_error_prefix(err, "'%s'", s->label);
+	label_free(&inst);
+	label_free(&gt);
+	return err;
+}
+
+/* Reads sample i's ground truth (and image when needed) and its prediction. */
+static int sample_pair(const struct dataset *d, int i, const struct eval_source *src,
+		       struct label_image *gt, struct label_image *pred, bool *label_ids)
+{
+	struct image img = {0};
+	int err = src->needs_image ? dataset_read(d, i, &img, gt) : dataset_read_label(d, i, gt);
+
+	if (err)
+		return err;
+	*label_ids = false;
+	err = src->predict(src->ctx, i, src->needs_image ? &img : NULL, pred, label_ids);
+	image_free(&img);
+	if (!err && (pred->w != gt->w || pred->h != gt->h))
+		err = kn_error(KN_EMISMATCH, "prediction for '%s' is %dx%d, its label %dx%d",
+			       d->samples[i].image, pred->w, pred->h, gt->w, gt->h);
+	if (err)
+		label_free(gt);
+	return err;
+}
+
+static void progress(const struct eval_options *o, int done, int total)
+{
+	if (o->progress && isatty(STDERR_FILENO))
+		fprintf(stderr, "\reval: %d/%d", done, total);
+	if (o->progress && isatty(STDERR_FILENO) && done == total)
+		fputc('\n', stderr);
+}
+
+int evaluate_dataset(const struct dataset *d, const struct eval_source *src,
+		     const struct eval_options *o, struct report *r)
+{
+	bool official = o->official && evaluate_is_cityscapes(d);
+	int k = d->classes.num_classes, total = dataset_labelled(d), done = 0, err = 0;
+	struct cityscapes_eval ce;
+	struct confusion conf;
+
+	if (total == 0)
+		return kn_error(KN_EINVAL, "the dataset has no labelled image to evaluate");
+	if (official)
+		cityscapes_eval_init(&ce);
+	else
+		confusion_init(&conf, k);
+	for (int i = 0; i < d->count && !err; i++) {
+		struct label_image gt = {0}, pred = {0};
+		bool label_ids;
+
+		if (!d->samples[i].label)
+			continue;
+		if ((err = sample_pair(d, i, src, &gt, &pred, &label_ids)))
+			break;
+		if (official)
+			err = add_official(&ce, &d->samples[i], &pred, label_ids);
+		else if (label_ids)
+			err = kn_error(KN_EINVAL, "labelId predictions need the Cityscapes layout");
+		else
+			confusion_add(&conf, gt.u8, pred.u8, (size_t)gt.w * gt.h);
+		label_free(&pred);
+		label_free(&gt);
+		progress(o, ++done, total);
+	}
+	if (!err && official)
+		cityscapes_eval_report(&ce, r);
+	if (!err && !official) {
+		const char *names[CLASS_MAX];
+
+		for (int c = 0; c < k; c++)
+			names[c] = d->classes.names[c];
+		report_from_confusion(r, &conf, names, o->name ? o->name : "");
+		r->images = (uint64_t)done;
+	}
+	if (official)
+		cityscapes_eval_free(&ce);
+	else
+		confusion_free(&conf);
+	return err;
+}
+
+static int predict_model(void *ctx, int i, const struct image *img, struct label_image *pred,
+			 bool *label_ids)
+{
+	struct eval_model_ctx *c = ctx;
+	int err;
+
+	(void)i;
+	*label_ids = false;
+	label_init(pred, img->w, img->h, 8);
+	err = knseg_segment(c->ks, img->rgb, img->w, img->h, c->seg, pred->u8, NULL);
+	if (err)
+		label_free(pred);
+	return err;
+}
+
+void eval_source_model(struct eval_source *s, struct eval_model_ctx *ctx)
+{
+	s->predict = predict_model;
+	s->needs_image = true;
+	s->ctx = ctx;
+}
+
+int evaluate_write_reports(const struct report *r, const char *json, const char *csv,
+			   const char *md, const char *heatmap, bool quiet)
+{
+	int err = 0;
+
+	if (!quiet)
+		report_print(stdout, r);
+	if (!err && json)
+		err = report_write_json(json, r);
+	if (!err && csv)
+		err = report_write_csv(csv, r);
+	if (!err && md)
+		err = report_write_md(md, r);
+	if (!err && heatmap)
+		err = report_write_heatmap(heatmap, r);
+	return err;
+}

@@ -1,0 +1,61 @@
+/*
+ * Evaluation shared by `knseg eval`, `knseg score` and validation while training: for
+ * every labelled sample of a dataset, a prediction (from a network, or from a file) is
+ * compared with the ground truth, and the counts are turned into a report.
+ *
+ * Rules: for the Cityscapes layout with the 19 Cityscapes classes, the official pixel-
+ * level evaluation (metrics/cityscapes_eval.h): labelIds ground truth, predicted trainIds
+ * turned into labelIds, instance-weighted scores from instanceIds when present, category
+ * scores. Otherwise the plain confusion matrix over the dataset's classes, ignoring
+ * pixels whose ground truth is ignore (metrics/confusion.h).
+ */
+#ifndef KNSEG_APP_EVALUATE_H
+#define KNSEG_APP_EVALUATE_H
+
+#include "datasets/dataset.h"
+#include "metrics/report.h"
+#include "nets/knseg.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * Fills pred (class indices, or Cityscapes labelIds when *label_ids is set on return)
+ * for sample i whose image is img (NULL when the source does not need it). Returns a
+ * negative code with a message on failure.
+ */
+struct eval_source {
+	int (*predict)(void *ctx, int i, const struct image *img, struct label_image *pred,
+		       bool *label_ids);
+	bool needs_image;
+	void *ctx;
+};
+
+struct eval_options {
+	bool official;  /* apply the Cityscapes rules when the dataset allows it */
+	bool progress;  /* a progress line on stderr */
+	const char *name; /* the dataset's name in the report */
+};
+
+/* Whether the official Cityscapes rules apply to d. */
+bool evaluate_is_cityscapes(const struct dataset *d);
+
+/* Evaluates every labelled sample of d; fills *r (report_free after). */
+int evaluate_dataset(const struct dataset *d, const struct eval_source *src,
+		     const struct eval_options *o, struct report *r);
+
+/* A source segmenting with ks and the given options. */
+struct eval_model_ctx {
+	struct knseg *ks;
+	const struct knseg_options *seg;
+};
+void eval_source_model(struct eval_source *s, struct eval_model_ctx *ctx);
+
+/*
+ * Writes what the report options ask for (each path may be NULL) and prints the table
+ * unless quiet. Returns 0, or a negative code with a message naming the file.
+ */
+int evaluate_write_reports(const struct report *r, const char *json, const char *csv,
+			   const char *md, const char *heatmap, bool quiet);
+
+#endif
