@@ -194,7 +194,7 @@ static int use_raw(struct parser *ps, int v, int cls)
 static int parse_raw_values(struct parser *ps, int cls, const char *what)
 {
 	struct token tok;
-	int n = 0, v, err;
+	int n = 0, v = 0, err;
 
 	while ((err = next_token(ps, &tok)) == 1) {
 		if ((err = token_byte(ps, &tok, what, &v)) || (err = use_raw(ps, v, cls)))
@@ -245,7 +245,7 @@ static int parse_class(struct parser *ps, const struct token *tok)
 	memcpy(t->names[k], tok->s, tok->n);
 	t->names[k][tok->n] = '\0';
 	for (int i = 0; i < 3; i++) {
-		int v;
+		int v = 0;
 
 		if ((err = next_token(ps, &c)) < 0)
 			return err;

@@ -10,16 +10,11 @@
 #include "datasets/dataset.h"
 #include "io/error.h"
 #include "io/file.h"
+#include "tests/dstest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void assert_msg_has(const char *want)
-{
-	if (!strstr(kn_errmsg(), want))
-		fail_msg("message '%s' does not contain '%s'", kn_errmsg(), want);
-}
 
 static int parse(struct class_table *t, const char *text)
 {
@@ -32,10 +27,10 @@ static void assert_parse_error(const char *text, const char *want1, const char *
 	struct class_table t;
 
 	assert_int_equal(parse(&t, text), KN_EFORMAT);
-	assert_msg_has("'t.classes'");
-	assert_msg_has(want1);
+	dstest_assert_msg_has("'t.classes'");
+	dstest_assert_msg_has(want1);
 	if (want2)
-		assert_msg_has(want2);
+		dstest_assert_msg_has(want2);
 	assert_int_equal(t.num_classes, 0);
 }
 
@@ -149,10 +144,10 @@ static void test_presets_by_name(void **state)
 	class_table_cityscapes(&want, false);
 	assert_true(class_table_equal(&t, &want));
 	assert_int_equal(class_table_preset(&t, "pascal"), KN_EINVAL);
-	assert_msg_has("'pascal'");
+	dstest_assert_msg_has("'pascal'");
 	assert_int_equal(class_table_load(&t, "no/such.classes"), KN_EIO);
-	assert_msg_has("'no/such.classes'");
-	assert_msg_has("does not exist");
+	dstest_assert_msg_has("'no/such.classes'");
+	dstest_assert_msg_has("does not exist");
 }
 
 static void test_parse_implicit_raw_values(void **state)
@@ -232,7 +227,7 @@ static void test_parse_nul_byte(void **state)
 
 	(void)state;
 	assert_int_equal(class_table_parse(&t, text, sizeof(text) - 1, "t.classes"), KN_EFORMAT);
-	assert_msg_has("'t.classes': line 2: NUL byte");
+	dstest_assert_msg_has("'t.classes': line 2: NUL byte");
 }
 
 static void test_too_many_classes(void **state)
@@ -245,7 +240,7 @@ static void test_too_many_classes(void **state)
 	for (int k = 0; k < 256; k++)
 		n += (size_t)sprintf(text + n, "c%d 0 0 0\n", k);
 	assert_int_equal(class_table_parse(&t, text, n, "big"), KN_EFORMAT);
-	assert_msg_has("line 256: more than 255 classes");
+	dstest_assert_msg_has("line 256: more than 255 classes");
 	/* 255 classes (0..254) are fine: indices never reach the ignore value. */
 	assert_int_equal(class_table_parse(&t, text, n - strlen("c255 0 0 0\n"), "big"), 0);
 	assert_int_equal(t.num_classes, 255);
@@ -290,20 +285,14 @@ static void test_file_read_names_path(void **state)
 	char *dir = tmpdir_create();
 	char path[600];
 	struct class_table t;
-	FILE *f;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/my.classes", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("bg 0 0 0\nfg 255 255 255\nfg 1 1 1\n", f);
-	fclose(f);
+	dstest_write_str(path, "bg 0 0 0\nfg 255 255 255\nfg 1 1 1\n");
 	assert_int_equal(class_table_load(&t, path), KN_EFORMAT);
-	assert_msg_has(path);
-	assert_msg_has("line 3:");
-	f = fopen(path, "w");
-	fputs("bg 0 0 0\nfg 255 255 255\nignore 255\n", f);
-	fclose(f);
+	dstest_assert_msg_has(path);
+	dstest_assert_msg_has("line 3:");
+	dstest_write_str(path, "bg 0 0 0\nfg 255 255 255\nignore 255\n");
 	assert_int_equal(class_table_read(&t, path), 0);
 	assert_int_equal(t.num_classes, 2);
 	assert_int_equal(t.map[1], 1);
@@ -328,8 +317,8 @@ static void test_apply_maps_and_rejects(void **state)
 	memcpy(lab.u8, raw, 6);
 	lab.u8[4] = 40;
 	assert_int_equal(class_table_apply(&t, &lab, "dir/b.png"), KN_EMISMATCH);
-	assert_msg_has("'dir/b.png'");
-	assert_msg_has("value 40 at (1, 1)");
+	dstest_assert_msg_has("'dir/b.png'");
+	dstest_assert_msg_has("value 40 at (1, 1)");
 	assert_int_equal(lab.u8[0], 7);
 	assert_int_equal(lab.u8[4], 40);
 	label_free(&lab);
@@ -348,7 +337,7 @@ static void test_apply_16bit(void **state)
 	lab.u16[2] = 0;
 	lab.u16[3] = 256 + 3; /* would alias 3 if narrowed carelessly */
 	assert_int_equal(class_table_apply(&t, &lab, "c.png"), KN_EMISMATCH);
-	assert_msg_has("value 259 at (1, 1)");
+	dstest_assert_msg_has("value 259 at (1, 1)");
 	assert_int_equal(lab.bits, 16);
 	lab.u16[3] = 10;
 	assert_int_equal(class_table_apply(&t, &lab, "c.png"), 0);

@@ -13,6 +13,7 @@
 #include "io/error.h"
 #include "io/file.h"
 #include "io/json.h"
+#include "tests/dstest.h"
 
 #include <limits.h>
 #include <math.h>
@@ -231,15 +232,6 @@ static void test_command_camvid_shares(void **state)
 	tmpdir_remove(dir);
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 /* Every bad file is listed, the good ones still counted, and the exit status is 1. */
 static void test_command_lists_bad_files(void **state)
 {
@@ -260,7 +252,7 @@ static void test_command_lists_bad_files(void **state)
 	snprintf(path, sizeof(path), "%s/b_L.png", dir);
 	assert_int_equal(label_write_png(path, &lab), 0);
 	snprintf(path, sizeof(path), "%s/l.txt", dir);
-	write_file(path, "a.png a_L.png\na.png b_L.png\nmissing.png a_L.png\n");
+	dstest_write_str(path, "a.png a_L.png\na.png b_L.png\nmissing.png a_L.png\n");
 	snprintf(args, sizeof(args), "--dataset list --list '%s' --classes camvid --json", path);
 	assert_int_equal(run_data(dir, args, &out, &err), 1);
 	assert_non_null(strstr(err, "2 bad files"));
