@@ -216,9 +216,9 @@ static int check_name(const struct parser *ps, const struct token *tok)
 	for (size_t i = 0; i < tok->n; i++) {
 		unsigned char c = (unsigned char)tok->s[i];
 
-		if (c == ',')
-			return parse_error(ps, "class name '%.*s' holds ',' (names are printable "
-					   "ASCII without ',' or '\"')", shown(tok), tok->s);
+		if (c == ',' || c == '"')
+			return parse_error(ps, "class name '%.*s' holds '%c' (names are printable "
+					   "ASCII without ',' or '\"')", shown(tok), tok->s, c);
 		if (c < ' ' || c > '~')
 			return parse_error(ps, "class name holds byte 0x%02x (names are printable "
 					   "ASCII without ',' or '\"')", c);

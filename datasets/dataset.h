@@ -29,7 +29,8 @@
  *               Pedestrian, Bicyclist = raw 0..10; 11 (void) is ignore
  *
  * Class table files (class_table_parse; docs/datasets.md has the long form): ASCII
- * text, one entry a line, '#' starts a comment, blank lines are skipped.
+ * text, one entry a line, fields separated by blanks; a word starting with '#' starts a
+ * comment; blank lines are skipped.
  *     NAME R G B [RAW...]     a class; classes are numbered 0, 1, ... in file order
  *     ignore RAW...           raw values that mean "not labelled"
  * NAME is one word, or "double quoted" to hold spaces or to be the word ignore; it may

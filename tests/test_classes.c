@@ -212,7 +212,9 @@ static void test_parse_errors(void **state)
 	assert_parse_error("\"a b 1 2 3\n", "line 1:", "unterminated");
 	assert_parse_error("\"a\"b 1 2 3\n", "line 1:", "no blank after");
 	assert_parse_error("\"\" 1 2 3\n", "line 1:", "empty class name");
-	assert_parse_error("a,b 1 2 3\n", "line 1:", "','");
+	assert_parse_error("a,b 1 2 3\n", "line 1:", "holds ','");
+	assert_parse_error("a\"b 1 2 3\n", "line 1:", "holds '\"'");
+	assert_parse_error("a\001b 1 2 3\n", "line 1:", "byte 0x01");
 	assert_parse_error("a 1 2 3\nignore\n", "line 2:", "needs at least one raw value");
 	assert_parse_error("a 1 2 3 4\nignore 4\n", "line 2:", "already used on line 1");
 	assert_parse_error("a 1 2 3\nb 1 2 3\nignore 1\n", "line 3:", "raw value 1 is class 'b'");
