@@ -2,7 +2,8 @@
  * knseg data: inspects a dataset by reading every sample: image count, distinct image
  * sizes, class pixel shares (the ignore value as its own row, "void") and every bad
  * file. Bad files do not stop the inspection; they are all listed and the exit status
- * is 1 at the end. --json prints the same content as one JSON object.
+ * is 1 at the end. --json prints the same content as one JSON object. The dataset
+ * options are the shared ones of app/args.h.
  */
 #include "app/args.h"
 #include "app/commands.h"
@@ -29,8 +30,8 @@ static void usage(FILE *out)
 		"Reads every image and label of a dataset split and prints the image count, the\n"
 		"image sizes, the share of each class in the labelled pixels (ignored pixels as\n"
 		"the row 'void') and every bad file. Exits 1 when any file is bad.\n\n"
-		"  --dataset L   cityscapes: ROOT/leftImg8bit/SPLIT/CITY/*_leftImg8bit.png with\n"
-		"                ROOT/gtFine/SPLIT/CITY/*_gtFine_labelIds.png;\n"
+		"  --dataset L   cityscapes (default): ROOT/leftImg8bit/SPLIT/CITY/\n"
+		"                *_leftImg8bit.png with ROOT/gtFine/SPLIT/CITY/*_gtFine_labelIds.png;\n"
 		"                list: lines 'IMAGE [LABEL]' relative to the list's folder\n"
 		"  --root DIR    the Cityscapes root; for lists, the folder of SPLIT.txt\n"
 		"  --split S     split (default train)\n"
@@ -161,26 +162,22 @@ static int parse_options(int argc, char **argv, struct dataset_spec *spec, bool 
 			 int *threads)
 {
 	static const struct option opts[] = {
-		{"dataset", required_argument, 0, 'd'}, {"root", required_argument, 0, 'r'},
-		{"split", required_argument, 0, 's'},   {"list", required_argument, 0, 'l'},
-		{"classes", required_argument, 0, 'c'}, {"label-ids", no_argument, 0, 'L'},
-		{"train-ids", no_argument, 0, 'T'},     {"json", no_argument, 0, 'j'},
-		{"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
+		DATASET_OPTIONS,
+		{"json", no_argument, 0, 'j'},
+		{"threads", required_argument, 0, 't'},
+		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	int c, rc;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (dataset_option(c, optarg, spec))
+			continue;
 		switch (c) {
-		case 'd': spec->layout = optarg; break;
-		case 'r': spec->root = optarg; break;
-		case 's': spec->split = optarg; break;
-		case 'l': spec->list = optarg; break;
-		case 'c': spec->classes = optarg; break;
-		case 'L': spec->label_ids = true; break;
-		case 'T': spec->train_ids = true; break;
-		case 'j': *json = true; break;
+		case 'j':
+			*json = true;
+			break;
 		case 't':
 			if ((rc = arg_int("data", "--threads", optarg, 1, 1024, threads)))
 				return rc;
@@ -194,8 +191,6 @@ static int parse_options(int argc, char **argv, struct dataset_spec *spec, bool 
 	}
 	if (optind < argc)
 		return usage_error("data", "unexpected argument '%s'", argv[optind]);
-	if (!spec->layout)
-		return usage_error("data", "--dataset cityscapes|list is required");
 	return -1;
 }
 

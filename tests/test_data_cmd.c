@@ -282,8 +282,12 @@ static void test_command_usage(void **state)
 	assert_non_null(strstr(out, "--classes"));
 	free(out);
 	free(err);
-	assert_int_equal(run_data(dir, "--root x", &out, &err), 2);
-	assert_non_null(strstr(err, "--dataset"));
+	assert_int_equal(run_data(dir, "--json", &out, &err), 2);
+	assert_non_null(strstr(err, "needs --root"));
+	free(out);
+	free(err);
+	assert_int_equal(run_data(dir, "--dataset voc --root x", &out, &err), 2);
+	assert_non_null(strstr(err, "unknown dataset layout 'voc'"));
 	free(out);
 	free(err);
 	assert_int_equal(run_data(dir, "--dataset cityscapes --root x --label-ids --train-ids",
