@@ -5,13 +5,14 @@
  * shuffling as a permutation per epoch that changes across epochs; partial last
  * batches and the end of the stream; a bad file stopping the stream with its name, or
  * skipped and counted; shutdown mid-epoch; resuming at (epoch, batch); evaluation in
- * order with images of different sizes; bad settings; the real CamVid list when the
- * shared data is present.
+ * order with images of different sizes; bad settings; a list dataset with a file that is
+ * not an image; the real CamVid list when the shared data is present.
  */
 #include "tests/testutil.h"
 
 #include "datasets/loader.h"
 #include "io/alloc.h"
+#include "io/atomic.h"
 #include "io/error.h"
 
 #include <stdio.h>
@@ -474,6 +475,77 @@ static void test_bad_settings(void **state)
 	assert_int_equal(loader_create(&l, &c, &src), KN_EINVAL);
 }
 
+/* Writes a list dataset of 4 samples in dir whose third image is not an image. */
+static void write_list_with_bad_file(const char *dir, char *list, size_t size)
+{
+	char path[600];
+	FILE *f;
+
+	snprintf(list, size, "%s/train.txt", dir);
+	f = fopen(list, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 4; i++) {
+		struct image img;
+		struct label_image lab;
+
+		image_init(&img, 20, 12);
+		label_init(&lab, 20, 12, 8);
+		memset(img.rgb, 40 * i, (size_t)20 * 12 * 3);
+		memset(lab.u8, i, (size_t)20 * 12);
+		snprintf(path, sizeof(path), "%s/img%d.png", dir, i);
+		if (i == 2)
+			assert_int_equal(atomic_write_file(path, "not an image", 12), KN_OK);
+		else
+			assert_int_equal(image_write_png(path, &img), KN_OK);
+		snprintf(path, sizeof(path), "%s/lab%d.png", dir, i);
+		assert_int_equal(label_write_png(path, &lab), KN_OK);
+		fprintf(f, "img%d.png lab%d.png\n", i, i);
+		image_free(&img);
+		label_free(&lab);
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_dataset_bad_file_named(void **state)
+{
+	char *dir = tmpdir_create(), list[600];
+	struct dataset d;
+	struct class_table t;
+	struct loader_source src;
+	struct loader_config c;
+	struct loader *l;
+	const struct loader_batch *b;
+
+	(void)state;
+	write_list_with_bad_file(dir, list, sizeof(list));
+	class_table_camvid(&t);
+	assert_int_equal(dataset_open_list(&d, list, &t), KN_OK);
+	loader_source_dataset(&src, &d);
+	loader_config_default(&c, 1, 16, 8);
+	c.shuffle = false;
+	c.threads = 2;
+	c.epochs = 1;
+	assert_int_equal(loader_create(&l, &c, &src), KN_OK);
+	assert_int_equal(loader_next(l, &b), 1);
+	assert_int_equal(loader_next(l, &b), 1);
+	assert_true(loader_next(l, &b) < 0);
+	assert_non_null(strstr(kn_errmsg(), "img2.png"));
+	loader_destroy(l);
+	c.skip_bad = true;
+	assert_int_equal(loader_create(&l, &c, &src), KN_OK);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(loader_next(l, &b), 1);
+		assert_int_equal(b->samples[0], i == 2 ? 3 : i);
+		assert_int_equal(b->skipped, i == 2);
+		/* The window starts at the output's top-left corner: never padding. */
+		assert_int_equal(b->labels[0], i == 2 ? 3 : i);
+	}
+	assert_int_equal(loader_next(l, &b), 0);
+	loader_destroy(l);
+	dataset_free(&d);
+	tmpdir_remove(dir);
+}
+
 static void test_camvid_list(void **state)
 {
 	const char *dir = shared_data_dir();
@@ -519,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_resume_at_epoch_and_batch),
 		cmocka_unit_test(test_eval_in_order_full_images),
 		cmocka_unit_test(test_bad_settings),
+		cmocka_unit_test(test_dataset_bad_file_named),
 		cmocka_unit_test(test_camvid_list),
 	};
 
