@@ -18,6 +18,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 

@@ -19,6 +19,7 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const struct command commands[] = {
+	{"train", "train a network on a dataset", cmd_train},
 	{"info", "print the layer table of a network", cmd_info},
 	{"bench", "time the forward pass and the training step", cmd_bench},
 	{"predict", "segment images and write masks", cmd_predict},

@@ -1,0 +1,213 @@
+/* Run folder files: configuration echo, CSV log and SVG curves. See runlog.h. */
+#include "app/runlog.h"
+#include "app/walk.h"
+#include "io/alloc.h"
+#include "io/atomic.h"
+#include "io/error.h"
+#include "io/file.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define CSV_HEADER "step,epoch,loss,lr,images_per_s,val_miou\n"
+
+void runlog_path(const struct runlog *rl, const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", rl->dir, name);
+}
+
+static bool holds_run(const char *dir)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/log.csv", dir);
+	if (stat(path, &st) == 0)
+		return true;
+	snprintf(path, sizeof(path), "%s/last.safetensors", dir);
+	return stat(path, &st) == 0;
+}
+
+/* Rewrites log.csv with its rows up to step (atomically). */
+static int cut_log(const struct runlog *rl, int64_t step)
+{
+	char path[4096], *line, *save = NULL;
+	unsigned char *buf;
+	size_t len, out_len = 0;
+	char *out;
+	int err;
+
+	runlog_path(rl, "log.csv", path, sizeof(path));
+	if (file_read_all(path, &buf, &len) < 0)
+		return 0; /* no log yet: nothing to cut */
+	out = xmalloc(len + sizeof(CSV_HEADER));
+	memcpy(out, CSV_HEADER, sizeof(CSV_HEADER) - 1);
+	out_len = sizeof(CSV_HEADER) - 1;
+	for (line = strtok_r((char *)buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *end;
+		long long s = strtoll(line, &end, 10);
+
+		if (end == line || *end != ',' || s > step)
+			continue;
+		out_len += (size_t)sprintf(out + out_len, "%s\n", line);
+	}
+	err = atomic_write_file(path, out, out_len);
+	free(out);
+	free(buf);
+	return err;
+}
+
+int runlog_open(struct runlog *rl, const char *dir, bool resume, int64_t resume_step,
+		bool force)
+{
+	char path[4096];
+	bool existed;
+
+	memset(rl, 0, sizeof(*rl));
+	if (strlen(dir) >= sizeof(rl->dir))
+		return kn_error(KN_EINVAL, "run folder name '%s' is too long", dir);
+	strcpy(rl->dir, dir);
+	snprintf(path, sizeof(path), "%s/x", dir);
+	if (make_parent_dirs(path) < 0)
+		return KN_EIO;
+	existed = holds_run(dir);
+	if (existed && !resume && !force)
+		return kn_error(KN_EINVAL, "'%s' already holds a run (use --resume %s/last.safetensors, "
+				"--force, or another --out)", dir, dir);
+	if (resume && existed && cut_log(rl, resume_step) < 0)
+		return KN_EIO;
+	runlog_path(rl, "log.csv", path, sizeof(path));
+	rl->csv = fopen(path, resume ? "a" : "w");
+	if (!rl->csv)
+		return kn_error(KN_EIO, "cannot open '%s': %s", path, strerror(errno));
+	if (ftell(rl->csv) == 0)
+		fputs(CSV_HEADER, rl->csv);
+	fflush(rl->csv);
+	return 0;
+}
+
+void runlog_close(struct runlog *rl)
+{
+	if (rl->csv)
+		fclose(rl->csv);
+	rl->csv = NULL;
+}
+
+int runlog_write_config(const struct runlog *rl, const char *text)
+{
+	char path[4096];
+
+	runlog_path(rl, "config.txt", path, sizeof(path));
+	return atomic_write_file(path, text, strlen(text));
+}
+
+void runlog_row(struct runlog *rl, int64_t step, int64_t epoch, double loss, double lr,
+		double images_per_s, double miou)
+{
+	fprintf(rl->csv, "%lld,%lld,%.6g,%.6g,%.4g,", (long long)step, (long long)epoch, loss,
+		lr, images_per_s);
+	if (miou >= 0)
+		fprintf(rl->csv, "%.6f", miou);
+	fputc('\n', rl->csv);
+	fflush(rl->csv);
+}
+
+struct series {
+	double *x, *y;
+	int n, cap;
+};
+
+static void push(struct series *s, double x, double y)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 256;
+		s->x = xrealloc(s->x, (size_t)s->cap * sizeof(double));
+		s->y = xrealloc(s->y, (size_t)s->cap * sizeof(double));
+	}
+	s->x[s->n] = x;
+	s->y[s->n] = y;
+	s->n++;
+}
+
+/* Loss and mIoU points from the CSV text. */
+static void read_series(char *text, struct series *loss, struct series *miou)
+{
+	char *line, *save = NULL;
+
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		double step, epoch, l, lr, ips, m;
+		int got = sscanf(line, "%lf,%lf,%lf,%lf,%lf,%lf", &step, &epoch, &l, &lr, &ips, &m);
+
+		if (got >= 3 && isfinite(l))
+			push(loss, step, l);
+		if (got == 6)
+			push(miou, step, m);
+	}
+}
+
+#define SVG_W 720
+#define SVG_H 360
+#define PAD 50
+
+static void polyline(FILE *f, const struct series *s, double xmax, double ymax,
+		     const char *color)
+{
+	fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", color);
+	for (int i = 0; i < s->n; i++)
+		fprintf(f, "%.1f,%.1f ", PAD + (SVG_W - 2 * PAD) * s->x[i] / xmax,
+			SVG_H - PAD - (SVG_H - 2 * PAD) * fmin(s->y[i] / ymax, 1.0));
+	fprintf(f, "\"/>\n");
+}
+
+static void draw(FILE *f, const struct series *loss, const struct series *miou)
+{
+	double xmax = 1, lmax = 1e-9;
+
+	for (int i = 0; i < loss->n; i++) {
+		xmax = fmax(xmax, loss->x[i]);
+		lmax = fmax(lmax, loss->y[i]);
+	}
+	for (int i = 0; i < miou->n; i++)
+		xmax = fmax(xmax, miou->x[i]);
+	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+		   "font-family=\"sans-serif\" font-size=\"12\">\n", SVG_W, SVG_H);
+	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+		   "stroke=\"#888\"/>\n", PAD, PAD, SVG_W - 2 * PAD, SVG_H - 2 * PAD);
+	polyline(f, loss, xmax, lmax, "#1f77b4");
+	polyline(f, miou, xmax, 1.0, "#d62728");
+	fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#1f77b4\">loss (0 .. %.3g)</text>\n", PAD,
+		PAD - 10, lmax);
+	fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#d62728\" text-anchor=\"end\">val mIoU "
+		   "(0 .. 1)</text>\n", SVG_W - PAD, PAD - 10);
+	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">iteration (0 .. %.0f)</text>\n",
+		SVG_W / 2, SVG_H - PAD / 3, xmax);
+	fprintf(f, "</svg>\n");
+}
+
+int runlog_plot(const struct runlog *rl)
+{
+	struct series loss = {0}, miou = {0};
+	struct atomic_file af;
+	char path[4096];
+	unsigned char *text;
+	size_t len;
+	int err;
+
+	runlog_path(rl, "log.csv", path, sizeof(path));
+	if ((err = file_read_all(path, &text, &len)) < 0)
+		return err;
+	read_series((char *)text, &loss, &miou);
+	free(text);
+	runlog_path(rl, "curve.svg", path, sizeof(path));
+	if ((err = atomic_open(&af, path)) == 0) {
+		draw(af.f, &loss, &miou);
+		err = atomic_commit(&af);
+	}
+	free(loss.x), free(loss.y), free(miou.x), free(miou.y);
+	return err;
+}

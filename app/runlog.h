@@ -1,0 +1,44 @@
+/*
+ * The files of a training run folder other than checkpoints:
+ *   config.txt  the command line and the resolved configuration (rewritten at each start)
+ *   log.csv     one row per logged iteration: step,epoch,loss,lr,images_per_s,val_miou
+ *               (val_miou empty except on validation rows)
+ *   curve.svg   the training loss and the validation mIoU against the iteration,
+ *               drawn from log.csv whenever it is regenerated
+ * config.txt and curve.svg are written atomically; log.csv is appended and flushed row by
+ * row, and cut back to the resumed step when a run resumes.
+ */
+#ifndef KNSEG_APP_RUNLOG_H
+#define KNSEG_APP_RUNLOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct runlog {
+	char dir[3584];
+	FILE *csv;
+};
+
+/*
+ * Prepares the run folder: creates it; a folder that already holds a run is refused
+ * unless resuming or force. On resume, log.csv keeps its rows up to resume_step.
+ */
+int runlog_open(struct runlog *rl, const char *dir, bool resume, int64_t resume_step,
+		bool force);
+
+void runlog_close(struct runlog *rl);
+
+/* DIR/name into buf. */
+void runlog_path(const struct runlog *rl, const char *name, char *buf, size_t size);
+
+int runlog_write_config(const struct runlog *rl, const char *text);
+
+/* Appends a row; miou < 0 leaves val_miou empty. */
+void runlog_row(struct runlog *rl, int64_t step, int64_t epoch, double loss, double lr,
+		double images_per_s, double miou);
+
+/* Redraws curve.svg from log.csv. */
+int runlog_plot(const struct runlog *rl);
+
+#endif

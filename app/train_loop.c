@@ -1,0 +1,270 @@
+/*
+ * knseg train: the iterations. Each one takes the next batch from the loader, runs the
+ * forward and backward passes, checks the loss is finite and updates the parameters.
+ * Logging, validation and checkpoints happen between iterations, and so does stopping on
+ * Ctrl-C (SIGINT) or SIGTERM: the run saves last.safetensors and exits, to be resumed
+ * exactly with --resume.
+ *
+ * Exact resumption rests on state that is all in the training checkpoint: parameters,
+ * optimizer state and step count, the iteration, and where the loader stands (epoch and
+ * batch). Everything random derives from the seed and those positions (dropout masks
+ * from (seed, iteration, op), augmentation from (seed, epoch, position)), and the
+ * learning rate is a function of the iteration.
+ */
+#include "app/evaluate.h"
+#include "app/train.h"
+#include "io/error.h"
+#include "nets/knseg.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void install_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The batch into the model's input and label buffers (padding smaller images). */
+static int load_batch(struct train_run *r, const struct loader_batch *b)
+{
+	struct model *m = r->m;
+	size_t plane = (size_t)m->h * m->w;
+
+	if (b->n != m->n || b->h > m->h || b->w > m->w)
+		return kn_error(KN_EMISMATCH, "batch of %d images of %dx%d does not fit the network "
+				"input %dx%d (--augment none needs images of one size)", b->n,
+				b->w, b->h, m->w, m->h);
+	memset(r->labels, 255, (size_t)m->n * plane);
+	for (int i = 0; i < b->n; i++) {
+		model_set_input(m, i, b->images + (size_t)i * 3 * b->h * b->w, b->h, b->w);
+		for (int y = 0; y < b->h; y++)
+			memcpy(r->labels + i * plane + (size_t)y * m->w,
+			       b->labels + ((size_t)i * b->h + y) * b->w, (size_t)b->w);
+	}
+	return 0;
+}
+
+static int save_last(struct train_run *r)
+{
+	struct checkpoint_meta meta = r->meta;
+	struct safetensors_writer w;
+	char path[4096];
+	int err;
+
+	strcpy(meta.kind, "train");
+	safetensors_writer_init(&w);
+	checkpoint_add_model(&w, &r->m->g, r->m->params, &meta);
+	checkpoint_add_train(&w, &r->opt, &r->ts);
+	runlog_path(&r->log, "last.safetensors", path, sizeof(path));
+	err = safetensors_write(&w, path);
+	safetensors_writer_free(&w);
+	return err;
+}
+
+/* Validation mIoU of the current parameters; the report is printed when verbose. */
+static int validate(struct train_run *r, double *miou, bool verbose)
+{
+	struct knseg_options seg = knseg_default_options();
+	struct eval_options eo = {true, false, "val"};
+	struct eval_model_ctx ctx;
+	struct eval_source src;
+	struct knseg *ks;
+	struct report rep;
+	int err = knseg_wrap(&ks, &r->meta, r->m);
+
+	if (err)
+		return err;
+	ctx.ks = ks;
+	ctx.seg = &seg;
+	eval_source_model(&src, &ctx);
+	err = evaluate_dataset(&r->val, &src, &eo, &rep);
+	if (!err) {
+		char path[4096];
+
+		*miou = rep.miou;
+		if (verbose)
+			report_print(stdout, &rep);
+		runlog_path(&r->log, "val.json", path, sizeof(path));
+		err = report_write_json(path, &rep);
+		report_free(&rep);
+	}
+	knseg_close(ks);
+	return err;
+}
+
+/* Validates (when there is a validation split), keeps the best, saves last. */
+static int checkpoint_step(struct train_run *r, double *miou, bool verbose)
+{
+	char path[4096];
+	int err = 0;
+
+	*miou = -1;
+	if (r->has_val && (err = validate(r, miou, verbose)))
+		return err;
+	if (r->has_val && !(*miou <= r->ts.best_miou)) {
+		r->ts.best_miou = *miou;
+		r->ts.best_step = r->ts.step;
+		runlog_path(&r->log, "best.safetensors", path, sizeof(path));
+		if ((err = checkpoint_save_model(path, &r->m->g, r->m->params, &r->meta)))
+			return err;
+	}
+	return save_last(r);
+}
+
+struct progress {
+	double t0, t_log, loss_sum;
+	int64_t first_step, log_images, nloss;
+	int64_t saved_step; /* iteration of the last checkpoint written, -1 for none */
+	bool tty;
+};
+
+static void log_step(struct train_run *r, struct progress *p, double lr, double miou)
+{
+	double t = now(), ips = p->log_images / fmax(t - p->t_log, 1e-9);
+	double per_step = (t - p->t0) / (double)(r->ts.step - p->first_step);
+	double eta = per_step * (double)(r->o.iters - r->ts.step);
+	double loss = p->nloss ? p->loss_sum / (double)p->nloss : NAN;
+
+	runlog_row(&r->log, r->ts.step, r->ts.epoch, loss, lr, ips, miou);
+	printf("%sepoch %lld  iter %lld/%lld  loss %.4f  lr %.3g  %.1f img/s  ETA %d:%02d%s",
+	       p->tty ? "\r" : "", (long long)r->ts.epoch, (long long)r->ts.step,
+	       (long long)r->o.iters, loss, lr, ips, (int)(eta / 60), (int)fmod(eta, 60),
+	       p->tty ? "   " : "\n");
+	if (miou >= 0)
+		printf("%sval mIoU %.4f (best %.4f at iter %lld)\n", p->tty ? "\n" : "", miou,
+		       r->ts.best_miou, (long long)r->ts.best_step);
+	fflush(stdout);
+	p->t_log = t;
+	p->log_images = 0;
+	p->loss_sum = 0;
+	p->nloss = 0;
+}
+
+/* One iteration; the loss through *loss. */
+static int step(struct train_run *r, const struct loader_batch *b, double lr, double *loss)
+{
+	int err = load_batch(r, b);
+
+	if (err)
+		return err;
+	r->m->step = r->ts.step;
+	r->opt.cfg.lr = lr;
+	model_forward(r->m);
+	*loss = model_backward(r->m, r->labels, r->weights);
+	if (!isfinite(*loss))
+		return kn_error(KN_EINVAL, "the loss is %g at iteration %lld: stopping; the last good "
+				"checkpoint is %s/last.safetensors (try a lower --lr)", *loss,
+				(long long)r->ts.step, r->o.out);
+	optim_step(&r->opt, r->m->params, r->m->grads);
+	r->ts.step++;
+	r->ts.epoch = b->epoch;
+	r->ts.batch = b->index + 1;
+	if (r->ts.batch == r->batches_per_epoch) {
+		r->ts.epoch++;
+		r->ts.batch = 0;
+	}
+	if (b->skipped)
+		fprintf(stderr, "warning: skipped %d bad sample%s: %s\n", b->skipped,
+			b->skipped == 1 ? "" : "s", b->skip_msg);
+	return 0;
+}
+
+static int finish(struct train_run *r, int64_t end, struct progress *p)
+{
+	int err = p->saved_step == r->ts.step ? 0 : save_last(r);
+
+	if (err)
+		return err;
+	if (p->tty)
+		putchar('\n');
+	if (r->ts.step < r->o.iters) {
+		printf("stopped at iteration %lld of %lld; resume with --resume %s/last.safetensors\n",
+		       (long long)r->ts.step, (long long)r->o.iters, r->o.out);
+	} else {
+		printf("done: %lld iterations in %.0f s", (long long)end, now() - p->t0);
+		if (r->has_val)
+			printf(", best val mIoU %.4f at iteration %lld (%s/best.safetensors)",
+			       r->ts.best_miou, (long long)r->ts.best_step, r->o.out);
+		printf("\n");
+	}
+	(void)runlog_plot(&r->log);
+	return 0;
+}
+
+int train_loop(struct train_run *r)
+{
+	int64_t end = r->o.iters;
+	struct progress p = {0};
+	const struct loader_batch *b;
+	double loss, miou, lr = 0;
+	int err = 0, rc;
+
+	if (r->o.stop_after && r->ts.step + r->o.stop_after < end)
+		end = r->ts.step + r->o.stop_after;
+	install_handlers();
+	p.t0 = p.t_log = now();
+	p.first_step = r->ts.step;
+	p.saved_step = -1;
+	p.tty = isatty(STDOUT_FILENO);
+	while (!err && r->ts.step < end && !stop_signal) {
+		rc = loader_next(r->loader, &b);
+		if (rc <= 0) {
+			err = rc < 0 ? rc : kn_error(KN_EIO, "the loader ended early");
+			break;
+		}
+		lr = lr_at(&r->sched, r->ts.step);
+		if ((err = step(r, b, lr, &loss)))
+			break;
+		p.loss_sum += loss;
+		p.nloss++;
+		p.log_images += b->n;
+		miou = -1;
+		if (r->ts.step % r->o.val_every == 0 || r->ts.step == r->o.iters) {
+			err = checkpoint_step(r, &miou, r->ts.step == r->o.iters);
+			p.saved_step = r->ts.step;
+		}
+		if (!err && (r->ts.step % r->o.log_every == 0 || miou >= 0 || r->ts.step == end))
+			log_step(r, &p, lr, miou);
+		if (!err && miou >= 0)
+			(void)runlog_plot(&r->log);
+	}
+	if (!err)
+		err = finish(r, end, &p);
+	if (err) {
+		if (p.tty)
+			putchar('\n');
+		fprintf(stderr, "knseg train: %s\n", kn_errmsg());
+		return 1;
+	}
+	if (stop_signal) {
+		fprintf(stderr, "knseg train: interrupted (signal %d); saved %s/last.safetensors\n",
+			(int)stop_signal, r->o.out);
+		return 130;
+	}
+	return 0;
+}
