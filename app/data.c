@@ -37,7 +37,7 @@ static void usage(FILE *out)
 		"  --split S     split (default train)\n"
 		"  --list FILE   the list file (instead of ROOT/SPLIT.txt)\n"
 		"  --classes C   cityscapes | camvid | a class table file (default cityscapes;\n"
-		"                the file format is in docs/datasets.md)\n"
+		"                the file format is in datasets/README.md)\n"
 		"  --label-ids   label values are Cityscapes labelIds, mapped to the 19 trainIds\n"
 		"                (the default for the cityscapes layout)\n"
 		"  --train-ids   read *_gtFine_labelTrainIds.png (values 0..18, 255 ignore)\n"

@@ -14,7 +14,7 @@
  *
  * Layouts (design.md 3.1, 3.2): Cityscapes (leftImg8bit/ and gtFine/ under a root) and
  * list files of "image label" lines relative to the list's folder, with a class table.
- * docs/datasets.md describes both for users, with the class table file format.
+ * datasets/README.md describes both for users, with the class table file format.
  *
  * Who frees what: dataset_open_* fill a caller-owned struct dataset that dataset_free
  * releases (also on a zeroed or failed one: a failed open leaves nothing to free).
@@ -28,7 +28,7 @@
  *   camvid      Sky, Building, Pole, Road, Pavement, Tree, SignSymbol, Fence, Car,
  *               Pedestrian, Bicyclist = raw 0..10; 11 (void) is ignore
  *
- * Class table files (class_table_parse; docs/datasets.md has the long form): ASCII
+ * Class table files (class_table_parse; datasets/README.md has the long form): ASCII
  * text, one entry a line, fields separated by blanks; a word starting with '#' starts a
  * comment; blank lines are skipped.
  *     NAME R G B [RAW...]     a class; classes are numbered 0, 1, ... in file order
