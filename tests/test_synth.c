@@ -427,8 +427,8 @@ static void test_bad_options(void **state)
 	tmpdir_remove(dir);
 }
 
-/* Runs knseg with the arguments; its exit status. Output goes to the given file. */
-static int run_knseg(const char *args, const char *log)
+/* Runs knseg with the arguments, output into the file log; its exit status. */
+static int run_synth(const char *args, const char *log)
 {
 	char cmd[4096];
 	int rc;
@@ -462,31 +462,31 @@ static void test_command(void **state)
 		skip(); /* only when the test runs outside the build tree */
 	}
 	snprintf(log, sizeof(log), "%s/log", dir);
-	assert_int_equal(run_knseg("synth --help", log), 0);
+	assert_int_equal(run_synth("synth --help", log), 0);
 	assert_true(log_has(log, "--force"));
-	assert_int_equal(run_knseg("synth --train 1", log), 2);
+	assert_int_equal(run_synth("synth --train 1", log), 2);
 	assert_true(log_has(log, "--out"));
 	snprintf(args, sizeof(args), "synth --out '%s/a' --size 64", dir);
-	assert_int_equal(run_knseg(args, log), 2);
+	assert_int_equal(run_synth(args, log), 2);
 	assert_true(log_has(log, "WxH"));
 	snprintf(args, sizeof(args), "synth --out '%s/a' --size 16x16", dir);
-	assert_int_equal(run_knseg(args, log), 2);
+	assert_int_equal(run_synth(args, log), 2);
 	snprintf(args, sizeof(args), "synth --out '%s/a' --seed -3", dir);
-	assert_int_equal(run_knseg(args, log), 2);
+	assert_int_equal(run_synth(args, log), 2);
 	snprintf(args, sizeof(args), "synth --out '%s/log/x' --train 1 --val 0 --size 64x32",
 		 dir);
-	assert_int_equal(run_knseg(args, log), 1);
+	assert_int_equal(run_synth(args, log), 1);
 	assert_true(log_has(log, "log/x"));
 	snprintf(args, sizeof(args), "synth --out '%s/a' --train 2 --val 1 --size 64x32", dir);
-	assert_int_equal(run_knseg(args, log), 0);
+	assert_int_equal(run_synth(args, log), 0);
 	assert_true(log_has(log, "wrote 2 train and 1 val frames of 64x32"));
 	assert_true(log_has(log, "road"));
 	assert_true(exists(dir, "a/gtFine/val/synth/synth_000000_000000_gtFine_color.png"));
-	assert_int_equal(run_knseg(args, log), 1);
+	assert_int_equal(run_synth(args, log), 1);
 	assert_true(log_has(log, "not empty"));
 	snprintf(args, sizeof(args),
 		 "synth --out '%s/a' --train 1 --val 1 --size 64x32 --force", dir);
-	assert_int_equal(run_knseg(args, log), 0);
+	assert_int_equal(run_synth(args, log), 0);
 	assert_true(log_has(log, "removed 5 files"));
 	tmpdir_remove(dir);
 }
