@@ -40,48 +40,16 @@ static const char *data_or_skip(void)
 	return dir;
 }
 
-/* The knseg program built beside this test program, or a skip. */
-static const char *program_or_skip(void)
-{
-	static char prog[PATH_MAX];
-	char self[PATH_MAX - 16];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(prog, sizeof(prog), "%s/../knseg", self);
-			if (access(prog, X_OK) == 0)
-				return prog;
-		}
-	}
-	printf("skipped: no knseg program beside the test program\n");
-	skip();
-	return NULL;
-}
-
 /*
  * Runs "knseg data ARGS" with stdout and stderr into files of dir; returns the exit
  * status and the outputs (freed by the caller).
  */
 static int run_data(const char *dir, const char *args, char **out, char **err)
 {
-	char cmd[4096], path[1024];
-	size_t len;
-	int status;
+	char words[4096];
 
-	snprintf(cmd, sizeof(cmd), "'%s' data %s >'%s/out' 2>'%s/err'", program_or_skip(), args,
-		 dir, dir);
-	status = system(cmd);
-	assert_true(status != -1 && WIFEXITED(status));
-	snprintf(path, sizeof(path), "%s/out", dir);
-	assert_int_equal(file_read_all(path, (unsigned char **)out, &len), 0);
-	snprintf(path, sizeof(path), "%s/err", dir);
-	assert_int_equal(file_read_all(path, (unsigned char **)err, &len), 0);
-	return WEXITSTATUS(status);
+	snprintf(words, sizeof(words), "data %s", args);
+	return run_knseg(dir, words, out, err);
 }
 
 static void parse_json(const char *text, struct json_doc *doc)
@@ -241,7 +209,7 @@ static void test_command_lists_bad_files(void **state)
 	struct json_doc doc;
 
 	(void)state;
-	program_or_skip();
+	knseg_program_or_skip();
 	image_init(&img, 4, 2);
 	label_init(&lab, 4, 2, 8);
 	snprintf(path, sizeof(path), "%s/a.png", dir);
@@ -277,7 +245,7 @@ static void test_command_usage(void **state)
 	char *dir = tmpdir_create(), *out, *err;
 
 	(void)state;
-	program_or_skip();
+	knseg_program_or_skip();
 	assert_int_equal(run_data(dir, "--help", &out, &err), 0);
 	assert_non_null(strstr(out, "--classes"));
 	free(out);

@@ -2,13 +2,17 @@
 #include "tests/testutil.h"
 
 #include "io/error.h"
+#include "io/file.h"
 #include "nets/rng.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define MAX_REPORTED 5
 
@@ -132,4 +136,53 @@ void fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed)
 	rng_init(&r, seed);
 	for (size_t i = 0; i < n; i++)
 		x[i] = lo + (hi - lo) * rng_uniform(&r);
+}
+
+const char *knseg_program_or_skip(void)
+{
+	static char prog[PATH_MAX];
+	char self[PATH_MAX - 16];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(prog, sizeof(prog), "%s/../knseg", self);
+			if (access(prog, X_OK) == 0)
+				return prog;
+		}
+	}
+	printf("skipped: no knseg program beside the test program\n");
+	skip();
+	return NULL;
+}
+
+static char *read_output(const char *dir, const char *name)
+{
+	char path[1024];
+	unsigned char *buf;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(file_read_all(path, &buf, &len), 0);
+	return (char *)buf;
+}
+
+int run_knseg(const char *dir, const char *args, char **out, char **err)
+{
+	char cmd[8192];
+	int status;
+
+	snprintf(cmd, sizeof(cmd), "'%s' %s >'%s/out' 2>'%s/err'", knseg_program_or_skip(), args,
+		 dir, dir);
+	status = system(cmd);
+	assert_true(status != -1 && WIFEXITED(status));
+	if (out)
+		*out = read_output(dir, "out");
+	if (err)
+		*err = read_output(dir, "err");
+	return WEXITSTATUS(status);
 }

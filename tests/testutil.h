@@ -54,6 +54,19 @@ const char *shared_data_dir(void);
 char *tmpdir_create(void);
 void tmpdir_remove(char *dir);
 
+/*
+ * The knseg program built beside the running test program (build/<cfg>/knseg, as
+ * `make test` builds it), or NULL after skip() when it is not there.
+ */
+const char *knseg_program_or_skip(void);
+
+/*
+ * Runs "knseg ARGS" (ARGS as shell words) with stdout and stderr into dir/out and
+ * dir/err; returns the exit status. out and err (may be NULL) receive the outputs,
+ * freed by the caller.
+ */
+int run_knseg(const char *dir, const char *args, char **out, char **err);
+
 /* Fills x[0..n) with uniform values in [lo, hi) from a fixed seed. */
 void fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed);
 

@@ -1,0 +1,225 @@
+/*
+ * knseg train end to end (the program built beside this test):
+ * - one SGD iteration from --init weights equals the same step in PyTorch
+ *   (scripts/ref_train.py);
+ * - a run of 2k iterations equals k iterations, stopped, and resumed for k more;
+ * - Ctrl-C saves a checkpoint that resumes; a non-finite loss stops the run with a
+ *   message and leaves the previous checkpoint alone;
+ * - bad flags and an occupied run folder are refused with a message.
+ */
+#include "tests/testutil.h"
+
+#include "io/error.h"
+#include "io/file.h"
+#include "io/safetensors.h"
+#include "nets/checkpoint.h"
+#include "nets/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STEP_ARGS                                                                      \
+	"train --dataset list --list tests/fixtures/train_step.txt "                  \
+	"--classes tests/fixtures/train_step_classes.txt --arch knresnet18 --head fcn " \
+	"--width 0.02 --iters 1 --batch 1 --augment none --kn-p 0 --optim sgd "        \
+	"--momentum 0 --weight-decay 0 --lr 0.1 --val-split none "
+
+static float *tensor(const struct safetensors_file *f, const struct safetensors_tensor *t)
+{
+	float *x = malloc(t->count * sizeof(float));
+
+	assert_int_equal(safetensors_copy_f32(f, t->name, x, t->ndim, t->shape), 0);
+	return x;
+}
+
+static void test_one_step_matches_pytorch(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], path[600];
+	struct safetensors_file got, want, before;
+
+	(void)state;
+	snprintf(args, sizeof(args),
+		 STEP_ARGS "--init tests/fixtures/models_knresnet18_fcn_weights.safetensors "
+		 "--out %s/run", dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(path, sizeof(path), "%s/run/last.safetensors", dir);
+	assert_int_equal(safetensors_read(path, &got), 0);
+	assert_int_equal(safetensors_read("tests/fixtures/train_step_after.safetensors", &want), 0);
+	assert_int_equal(safetensors_read("tests/fixtures/models_knresnet18_fcn_weights.safetensors",
+					  &before), 0);
+	for (size_t i = 0; i < want.n_tensors; i++) {
+		const struct safetensors_tensor *t = &want.tensors[i];
+		const struct safetensors_tensor *g = safetensors_find(&got, t->name);
+		float *w = tensor(&want, t), *x, *b;
+		double step = 0;
+
+		assert_non_null(g);
+		x = tensor(&got, g);
+		b = tensor(&before, safetensors_find(&before, t->name));
+		for (size_t j = 0; j < t->count; j++)
+			step = fmax(step, fabs(w[j] - b[j]));
+		/* The parameters moved by lr * gradient; they must agree to 1e-3 of that move
+		 * (measured: 2e-5), far below what a wrong gradient or schedule gives. */
+		assert_allclose(t->name, x, w, t->count, 0, 1e-3 * step + 1e-9);
+		free(w), free(x), free(b);
+	}
+	safetensors_free(&got), safetensors_free(&want), safetensors_free(&before);
+	tmpdir_remove(dir);
+}
+
+/* A tiny synthetic dataset under dir/syn. */
+static void make_synth(const char *dir)
+{
+	char args[1024];
+
+	snprintf(args, sizeof(args), "synth --out %s/syn --train 6 --val 2 --size 128x64 --seed 3",
+		 dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+}
+
+static bool same_file(const char *a, const char *b)
+{
+	unsigned char *x, *y;
+	size_t nx, ny;
+	bool same;
+
+	assert_int_equal(file_read_all(a, &x, &nx), 0);
+	assert_int_equal(file_read_all(b, &y, &ny), 0);
+	same = nx == ny && !memcmp(x, y, nx);
+	free(x), free(y);
+	return same;
+}
+
+#define SYN_ARGS "train --root %s/syn --width 0.0625 --crop 128x64 --batch 2 --iters 6 " \
+		 "--val-every 100 --log-every 1 --lr 0.02 --seed 5 --threads 2 "
+
+static void test_resume_is_exact(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], a[600], b[600];
+
+	(void)state;
+	make_synth(dir);
+	snprintf(args, sizeof(args), SYN_ARGS "--out %s/a", dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(args, sizeof(args), SYN_ARGS "--out %s/b --stop-after 3", dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(args, sizeof(args), SYN_ARGS "--out %s/b --resume %s/b/last.safetensors", dir, dir,
+		 dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(a, sizeof(a), "%s/a/last.safetensors", dir);
+	snprintf(b, sizeof(b), "%s/b/last.safetensors", dir);
+	assert_true(same_file(a, b));
+	snprintf(a, sizeof(a), "%s/a/best.safetensors", dir);
+	snprintf(b, sizeof(b), "%s/b/best.safetensors", dir);
+	assert_true(same_file(a, b));
+	/* The run folder has its log, curve and configuration. */
+	snprintf(a, sizeof(a), "%s/a/curve.svg", dir);
+	assert_true(access(a, R_OK) == 0);
+	snprintf(a, sizeof(a), "%s/a/config.txt", dir);
+	assert_true(access(a, R_OK) == 0);
+	/* The same folder is not reused without --resume or --force. */
+	snprintf(args, sizeof(args), SYN_ARGS "--out %s/a", dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 1);
+	tmpdir_remove(dir);
+}
+
+static void test_interrupt_saves_a_checkpoint(void **state)
+{
+	char *dir = tmpdir_create(), cmd[4096], path[600];
+	const char *prog = knseg_program_or_skip();
+	struct safetensors_file f;
+	struct checkpoint_meta meta;
+	int status;
+
+	(void)state;
+	make_synth(dir);
+	snprintf(cmd, sizeof(cmd),
+		 "timeout --preserve-status -s INT 4 '%s' train --root %s/syn --width 0.0625 --crop 128x64 "
+		 "--batch 2 --iters 100000 --val-every 100000 --out %s/run >%s/out 2>%s/err",
+		 prog, dir, dir, dir, dir);
+	status = system(cmd);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 130);
+	snprintf(path, sizeof(path), "%s/run/last.safetensors", dir);
+	assert_int_equal(safetensors_read(path, &f), 0);
+	assert_int_equal(checkpoint_read_meta(&f, &meta), 0);
+	assert_string_equal(meta.kind, "train");
+	safetensors_free(&f);
+	tmpdir_remove(dir);
+}
+
+/* Weights with a NaN make the loss NaN: the run stops and leaves last.safetensors as
+ * the previous run wrote it. */
+static void test_nan_loss_stops(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], path[600], copy[600], *err;
+	struct safetensors_file f;
+	struct checkpoint_meta meta;
+	struct model *m;
+	unsigned char *before;
+	size_t len;
+
+	(void)state;
+	snprintf(args, sizeof(args), STEP_ARGS "--out %s/run", dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(path, sizeof(path), "%s/run/last.safetensors", dir);
+	assert_int_equal(file_read_all(path, &before, &len), 0);
+
+	assert_int_equal(safetensors_read("tests/fixtures/models_knresnet18_fcn_weights.safetensors", &f), 0);
+	assert_int_equal(checkpoint_read_meta(&f, &meta), 0);
+	assert_int_equal(model_create(&m, &meta.cfg, 1, 32, 32, MODEL_EVAL), 0);
+	assert_int_equal(checkpoint_load_params(&f, &m->g, m->params, ""), 0);
+	m->params[m->g.params[graph_find_param(&m->g, "head.cls.bias")].offset] = NAN;
+	snprintf(copy, sizeof(copy), "%s/nan.safetensors", dir);
+	assert_int_equal(checkpoint_save_model(copy, &m->g, m->params, &meta), 0);
+	model_destroy(m);
+	safetensors_free(&f);
+
+	snprintf(args, sizeof(args), STEP_ARGS "--out %s/run --force --init %s", dir, copy);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 1);
+	assert_non_null(strstr(err, "the loss is nan"));
+	assert_non_null(strstr(err, "last.safetensors"));
+	free(err);
+	assert_int_equal(file_read_all(path, (unsigned char **)&err, &len), 0);
+	assert_memory_equal(err, before, len);
+	free(err);
+	free(before);
+	tmpdir_remove(dir);
+}
+
+static void test_bad_flags(void **state)
+{
+	static const char *const bad[] = {
+		"--batch 0", "--crop 10x10", "--lr -1", "--iters 5 --epochs 2", "--optim adam",
+		"--kn-eval maybe", "--arch resnet50", "--scale-range 2,1", "--class-weights 1,2",
+	};
+	char *dir = tmpdir_create(), args[2048], *err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc;
+
+		snprintf(args, sizeof(args), STEP_ARGS "--out %s/run%zu %s", dir, i, bad[i]);
+		rc = run_knseg(dir, args, NULL, &err);
+		if (rc == 0 || !strstr(err, "knseg"))
+			fail_msg("'%s' was accepted (status %d): %s", bad[i], rc, err);
+		free(err);
+	}
+	tmpdir_remove(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_step_matches_pytorch),
+		cmocka_unit_test(test_resume_is_exact),
+		cmocka_unit_test(test_interrupt_saves_a_checkpoint),
+		cmocka_unit_test(test_nan_loss_stops),
+		cmocka_unit_test(test_bad_flags),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
