@@ -9,6 +9,7 @@
 
 #include "io/alloc.h"
 #include "nets/dropout.h"
+#include "nets/gemm.h"
 #include "nets/knconv.h"
 #include "nets/rng.h"
 
@@ -127,5 +128,18 @@ static inline struct knconv_geom geom(int n, int cin, int h, int w, int cout, in
 	return knconv_geom_make(n, cin, h, w, cout, k, k, s, s, pad, p);
 }
 
+
+/*
+ * Group setup: the tests run on one thread (test_threads_bitwise_identical sets 1 and
+ * 2 itself). Below KN_PARALLEL_MIN the layer's own loops are serial anyway; this keeps
+ * the convolution's parallel regions from waiting on a busy machine, where thousands
+ * of tiny calls would otherwise take seconds.
+ */
+static inline int kc_one_thread(void **state)
+{
+	(void)state;
+	kn_set_threads(1);
+	return 0;
+}
 
 #endif

@@ -351,8 +351,6 @@ static void test_threads_bitwise_identical(void **state)
 		geom(2, 3, 64, 60, 16, 7, 2, pad3, 0.05f),
 		geom(2, 40, 24, 24, 20, 1, 1, pad0, 0.25f),
 	};
-	int saved = kn_get_threads();
-
 	(void)state;
 	for (int k = 0; k < 3; k++) {
 		struct kc_bufs one, two;
@@ -371,7 +369,7 @@ static void test_threads_bitwise_identical(void **state)
 		bufs_free(&one);
 		bufs_free(&two);
 	}
-	kn_set_threads(saved);
+	kn_set_threads(1);
 }
 
 int main(void)
@@ -387,5 +385,5 @@ int main(void)
 		cmocka_unit_test(test_threads_bitwise_identical),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, kc_one_thread, NULL);
 }

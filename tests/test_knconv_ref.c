@@ -8,6 +8,7 @@
 #include "tests/knconv_bufs.h"
 
 #include "nets/conv.h"
+#include "nets/gemm.h"
 #include "nets/kernelnorm.h"
 
 static const int pad0[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1}, pad3[4] = {3, 3, 3, 3};
@@ -327,5 +328,5 @@ int main(void)
 		cmocka_unit_test(test_clamped_variance_gradients),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, kc_one_thread, NULL);
 }
