@@ -1,0 +1,164 @@
+/*
+ * The program end to end on a tiny synthetic dataset: train, eval, predict, score.
+ * - eval and score agree exactly on the masks predict wrote;
+ * - predict mirrors input names, writes every format, keeps existing outputs unless
+ *   --force, reports a corrupt image by name and still does the others;
+ * - corrupt or foreign checkpoints, mismatched datasets, unknown flags and bad values
+ *   end with a one-line message and a non-zero status.
+ */
+#include "tests/testutil.h"
+
+#include "io/file.h"
+#include "io/label.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *dir;
+
+static int setup(void **state)
+{
+	char args[2048];
+
+	(void)state;
+	if (!knseg_program_or_skip())
+		return 0;
+	dir = tmpdir_create();
+	snprintf(args, sizeof(args), "synth --out %s/syn --train 4 --val 2 --size 128x64 --seed 9",
+		 dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(args, sizeof(args),
+		 "train --root %s/syn --out %s/run --width 0.0625 --crop 128x64 --batch 2 "
+		 "--iters 4 --val-every 2 --lr 0.02", dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	tmpdir_remove(dir);
+	return 0;
+}
+
+static char *read_text(const char *path)
+{
+	unsigned char *buf;
+	size_t len;
+
+	assert_int_equal(file_read_all(path, &buf, &len), 0);
+	return (char *)buf;
+}
+
+static void test_eval_predict_score_agree(void **state)
+{
+	char args[4096], a[600], b[600], *ja, *jb;
+	struct label_image lab;
+
+	(void)state;
+	snprintf(args, sizeof(args),
+		 "eval --checkpoint %s/run/best.safetensors --root %s/syn --json %s/eval.json "
+		 "--md %s/eval.md --csv %s/eval.csv --heatmap %s/confusion.png --quiet",
+		 dir, dir, dir, dir, dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(args, sizeof(args),
+		 "predict --checkpoint %s/run/best.safetensors --out %s/pred --quiet "
+		 "--format trainid,labelid,color,overlay --save-logits %s/syn/leftImg8bit/val",
+		 dir, dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(a, sizeof(a), "%s/pred/synth/synth_000000_000000_leftImg8bit_labelIds.png", dir);
+	assert_int_equal(label_read(a, &lab), 0);
+	assert_int_equal(lab.w, 128);
+	for (int i = 0; i < lab.w * lab.h; i++)
+		assert_true(lab.u8[i] != 255 && lab.u8[i] <= 33);
+	label_free(&lab);
+	snprintf(a, sizeof(a), "%s/pred/synth/synth_000000_000001_leftImg8bit_overlay.jpg", dir);
+	assert_true(access(a, R_OK) == 0);
+	snprintf(a, sizeof(a), "%s/pred/synth/synth_000000_000001_leftImg8bit_logits.npy", dir);
+	assert_true(access(a, R_OK) == 0);
+	snprintf(args, sizeof(args), "score --pred %s/pred --root %s/syn --json %s/score.json --quiet",
+		 dir, dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(a, sizeof(a), "%s/eval.json", dir);
+	snprintf(b, sizeof(b), "%s/score.json", dir);
+	ja = read_text(a);
+	jb = read_text(b);
+	assert_string_equal(ja, jb);
+	free(ja), free(jb);
+	/* Existing outputs are kept unless --force. */
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0); /* score writes reports again */
+	snprintf(args, sizeof(args),
+		 "predict --checkpoint %s/run/best.safetensors --out %s/pred --quiet %s/syn/leftImg8bit/val",
+		 dir, dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, &ja), 1);
+	assert_non_null(strstr(ja, "exists"));
+	free(ja);
+}
+
+static void test_predict_reports_bad_images(void **state)
+{
+	char args[4096], path[600], *out, *err;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/mixed/bad.png", dir);
+	snprintf(args, sizeof(args), "mkdir -p %s/mixed && cp %s/syn/leftImg8bit/val/synth/*_000000_000000_* "
+		 "%s/mixed/good.png && head -c 100 %s/mixed/good.png > %s", dir, dir, dir, dir, path);
+	assert_int_equal(system(args), 0);
+	snprintf(args, sizeof(args), "predict --checkpoint %s/run/best.safetensors --out %s/mout %s/mixed",
+		 dir, dir, dir);
+	assert_int_equal(run_knseg(dir, args, &out, &err), 1);
+	assert_non_null(strstr(err, "bad.png"));
+	assert_non_null(strstr(out, "2 images, 1 failed"));
+	snprintf(path, sizeof(path), "%s/mout/good_trainIds.png", dir);
+	assert_true(access(path, R_OK) == 0);
+	free(out), free(err);
+}
+
+/* Each command with bad words exits non-zero and says why on one line. */
+static void test_errors(void **state)
+{
+	static const char *const bad[] = {
+		"frobnicate",
+		"train --nope",
+		"eval --checkpoint tests/fixtures/train_step_label.png --root %s/syn",
+		"eval --checkpoint %s/nothing.safetensors --root %s/syn",
+		"eval --checkpoint tests/fixtures/models_knresnet18_fcn_weights.safetensors --root %s/syn",
+		"eval --checkpoint %s/run/best.safetensors --root %s/missing",
+		"predict --checkpoint %s/run/best.safetensors --out %s/x %s/none.png",
+		"predict --checkpoint %s/run/best.safetensors --out %s/x --format gif %s/syn",
+		"predict --checkpoint %s/run/best.safetensors --out %s/x --scales 0,1 %s/syn",
+		"score --pred %s/empty --root %s/syn",
+		"info --arch knresnet99",
+		"info --width -1",
+		"bench --size 33x32",
+		"synth --out %s/syn2 --size 0x0",
+		"data --root %s/missing",
+	};
+	char args[4096], *err;
+
+	(void)state;
+	snprintf(args, sizeof(args), "mkdir -p %s/empty", dir);
+	assert_int_equal(system(args), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc;
+
+		snprintf(args, sizeof(args), bad[i], dir, dir, dir);
+		rc = run_knseg(dir, args, NULL, &err);
+		if (rc == 0 || !strstr(err, "knseg") || !strchr(err, '\n'))
+			fail_msg("'%s': status %d, stderr '%s'", args, rc, err);
+		free(err);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_eval_predict_score_agree),
+		cmocka_unit_test(test_predict_reports_bad_images),
+		cmocka_unit_test(test_errors),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
