@@ -8,14 +8,14 @@
  *
  * done one band of output rows at a time: the band's column matrix (about
  * CONV_BAND_FLOATS floats) is written by im2col and read back by the GEMM while it is
- * still in cache, which makes the pair as fast as the GEMM alone, and the workspace is
- * one band. A 1x1 convolution with stride 1 and no padding needs no im2col: the image
- * (cin, h*w) already is its column matrix.
+ * still in cache, which makes the pair about as fast as the GEMM alone, and the
+ * workspace is one band. A 1x1 convolution with stride 1 and no padding needs no
+ * im2col: the image (cin, h*w) already is its column matrix.
  *
  * GEMMs are called outside any OpenMP region so that OpenBLAS can use its own threads;
  * im2col/col2im and the bias loops run OpenMP threads that each own the memory they
  * write. Every sum is taken in an order that does not depend on the thread count (see
- * CONV_GEMM_KC), so results are bitwise the same at any number of threads.
+ * conv_gemm), so results are bitwise the same at any number of threads.
  */
 #include "nets/conv.h"
 
@@ -55,24 +55,30 @@ static int conv_is_pointwise(const struct conv_geom *g)
 }
 
 /*
- * The target size of one band's column matrix: 6 MB, small enough to stay in the last
- * level cache between im2col and GEMM, large enough that the GEMM keeps its speed
- * (measured on the 2x2 256->256 shape: bands of 2.6 to 17 MB all ran within 1% of a
- * bare GEMM; whole-image column matrices, 34 MB, were 4% slower).
+ * Bands: about CONV_BAND_FLOATS floats of column matrix (8 MB, a quarter of this
+ * machine's last-level cache, so it is still there when the GEMM reads it), but at
+ * least CONV_BAND_MIN_COLS output positions so that the GEMM stays wide enough to run
+ * at full speed. Measured forward times, 2 threads, against whole-image column matrices:
+ * 2x2 256->256 on 64x128, -4% with 4-8 MB bands; the 7x7/2 stem 3->64 on 256x512, -18%;
+ * 3x3 512->512 on 16x32 was 4% slower in 8 MB bands of 256 positions, hence the minimum
+ * width, which keeps it whole. Smaller bands also mean more GEMM calls, and each call
+ * is a synchronization point, which costs much more on a loaded machine.
  */
-#define CONV_BAND_FLOATS ((size_t)3 << 19)
+#define CONV_BAND_FLOATS ((size_t)2 << 20)
+#define CONV_BAND_MIN_COLS 2048
 
-/* Output rows per band: the bands are about equal and hold at most CONV_BAND_FLOATS. */
+/* Output rows per band: equal bands (the last may be shorter) of the size above. */
 static int conv_band_rows(const struct conv_geom *g)
 {
 	size_t row = (size_t)g->cin * g->kh * g->kw * g->wo;
-	size_t rows = CONV_BAND_FLOATS / row, bands;
+	size_t rows = CONV_BAND_FLOATS / row, min_rows, bands;
 
+	min_rows = (CONV_BAND_MIN_COLS + (size_t)g->wo - 1) / g->wo;
+	if (rows < min_rows)
+		rows = min_rows;
 	if (conv_is_pointwise(g) || rows >= (size_t)g->ho)
 		return g->ho;
-	if (rows < 1)
-		rows = 1;
-	bands = ((size_t)g->ho + rows - 1) / rows;
+	bands = (size_t)g->ho / rows;
 	return (int)(((size_t)g->ho + bands - 1) / bands);
 }
 
@@ -84,35 +90,40 @@ size_t conv_workspace_floats(const struct conv_geom *g)
 }
 
 /*
- * The inner dimension of one GEMM call. OpenBLAS blocks k into panels of its GEMM_Q
- * (256 for the AVX-512 single-precision kernels, larger elsewhere) and adds each
- * panel's products to C; its threaded and single-threaded drivers halve a remainder
- * between Q and 2Q differently, so for such k the rounding depended on the thread count.
- * Calls with k <= CONV_GEMM_KC are one panel in either driver, and the panels are added
- * here in a fixed order, so results are bitwise the same at any thread count. The cost
- * is nil: OpenBLAS runs the same panel loop internally.
+ * OpenBLAS blocks the inner dimension k into panels of its GEMM_Q (256 for the AVX-512
+ * single-precision kernels) and adds each panel's products to C; when a tail between Q
+ * and 2Q is left, its threaded and single-threaded drivers halve it with different
+ * rounding, so for such k the result depended on the thread count. conv_gemm passes k
+ * as a multiple of CONV_GEMM_KC, whose panels and halved tails come out the same in
+ * either driver when Q is a multiple of 32, then the remainder (below Q when Q >= 256)
+ * as a second call: results are then bitwise the same at any thread count (test_conv
+ * checks it on the machine at hand), at the price of at most one extra call.
  */
 #define CONV_GEMM_KC 256
 
-/* gemm() with the inner dimension k split into panels of CONV_GEMM_KC, in order. */
+/* gemm() with alpha 1 and k split as above: C = op(A) op(B) + beta C. */
 static void conv_gemm(bool trans_a, bool trans_b, int m, int n, int k, const float *a,
 		      int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
-	for (int p = 0; p < k; p += CONV_GEMM_KC) {
-		int kc = k - p < CONV_GEMM_KC ? k - p : CONV_GEMM_KC;
-		/* Offsets of column p of op(A) and of row p of op(B). */
-		const float *ap = trans_a ? a + (size_t)p * lda : a + p;
-		const float *bp = trans_b ? b + p : b + (size_t)p * ldb;
+	int k1 = k - k % CONV_GEMM_KC;
+	/* Column k1 of op(A) and row k1 of op(B). */
+	const float *a1 = trans_a ? a + (size_t)k1 * lda : a + k1;
+	const float *b1 = trans_b ? b + k1 : b + (size_t)k1 * ldb;
 
-		gemm(trans_a, trans_b, m, n, kc, 1.0f, ap, lda, bp, ldb, p == 0 ? beta : 1.0f, c,
-		     ldc);
-	}
+	if (k1 > 0)
+		gemm(trans_a, trans_b, m, n, k1, 1.0f, a, lda, b, ldb, beta, c, ldc);
+	if (k > k1)
+		gemm(trans_a, trans_b, m, n, k - k1, 1.0f, a1, lda, b1, ldb, k1 > 0 ? 1.0f : beta,
+		     c, ldc);
 }
+
+/* Below this many floats touched, a loop runs on one thread (as in im2col.c). */
+#define CONV_PARALLEL_MIN 32768
 
 /* out (cout, npos), rows ldo apart, <- bias broadcast along each row. */
 static void conv_fill_bias(float *out, const float *bias, int cout, int npos, int ldo)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)cout * npos >= CONV_PARALLEL_MIN)
 	for (int o = 0; o < cout; o++) {
 		float *row = out + (size_t)o * ldo;
 
@@ -170,7 +181,8 @@ static void conv_backward_bias(float *dbias, const float *dout, const struct con
 {
 	size_t npos = (size_t)g->ho * g->wo;
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) \
+	if ((size_t)g->n * g->cout * npos >= CONV_PARALLEL_MIN)
 	for (int o = 0; o < g->cout; o++) {
 		double sum = 0;
 

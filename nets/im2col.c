@@ -10,6 +10,12 @@
 
 #include <string.h>
 
+/*
+ * Below this many floats written, a loop runs on one thread: starting and joining a
+ * team costs more than the copy, and on a loaded machine far more.
+ */
+#define IM2COL_PARALLEL_MIN 32768
+
 /* The output columns [*j0, *j1) whose input column j*sw - pad_left + kj is in [0, w). */
 static void valid_range(int *j0, int *j1, int kj, const struct conv_geom *g)
 {
@@ -57,7 +63,7 @@ void im2col(float *col, const float *in, const struct conv_geom *g, int i0, int 
 	int rows = g->cin * g->kh * g->kw;
 	size_t plane = (size_t)g->h * g->w, npos = (size_t)(i1 - i0) * g->wo;
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * npos >= IM2COL_PARALLEL_MIN)
 	for (int r = 0; r < rows; r++) {
 		int c = r / (g->kh * g->kw), ki = r / g->kw % g->kh, kj = r % g->kw;
 
@@ -100,7 +106,8 @@ void col2im(float *din, const float *col, const struct conv_geom *g, int i0, int
 	 * One thread per channel: all kh*kw rows of a channel add into the same plane, in
 	 * the fixed order (ki, kj), so the sums do not depend on the thread count.
 	 */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) \
+	if ((size_t)g->cin * g->kh * g->kw * npos >= IM2COL_PARALLEL_MIN)
 	for (int c = 0; c < g->cin; c++) {
 		for (int ki = 0; ki < g->kh; ki++) {
 			for (int kj = 0; kj < g->kw; kj++) {
