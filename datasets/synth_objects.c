@@ -22,9 +22,8 @@ static struct synth_paint paint(const struct obj_ctx *c, const float *rgb, float
 				int inst)
 {
 	float lit[3] = {rgb[0] * k * c->light, rgb[1] * k * c->light, rgb[2] * k * c->light};
-	struct synth_paint p = synth_paint_make(lit, label, inst, c->seed);
 
-	return p;
+	return synth_paint_make(lit, label, inst, c->seed);
 }
 
 /* A world rectangle [x0, x1] x [y0, y1] in the plane at depth z. */
@@ -54,16 +53,19 @@ static void ellipse_at(const struct obj_ctx *c, float x, float y, float rx, floa
 			   c->cam->f * ry / z, p);
 }
 
-/* A shadow on the ground over the world rectangle [x0, x1] x [z0, z1]. */
+/*
+ * A shadow on the ground over the world rectangle [x0, x1] x [z0, z1], cut off just in
+ * front of the camera (where the projection would flip).
+ */
 static void ground_shadow(const struct obj_ctx *c, float x0, float z0, float x1, float z1,
 			  float factor)
 {
-	float xy[8] = {
-	    cam_x(c->cam, x0, z0), cam_y(c->cam, 0, z0),  cam_x(c->cam, x1, z0),
-	    cam_y(c->cam, 0, z0),  cam_x(c->cam, x1, z1), cam_y(c->cam, 0, z1),
-	    cam_x(c->cam, x0, z1), cam_y(c->cam, 0, z1),
-	};
+	float zn = fmaxf(z0, 0.3f), yn = cam_y(c->cam, 0, zn), yf = cam_y(c->cam, 0, z1);
+	float xy[8] = {cam_x(c->cam, x0, zn), yn, cam_x(c->cam, x1, zn), yn,
+		       cam_x(c->cam, x1, z1), yf, cam_x(c->cam, x0, z1), yf};
 
+	if (z1 <= zn)
+		return;
 	synth_shade_polygon(c->cv, xy, 4, factor);
 }
 
@@ -410,7 +412,7 @@ static void draw_light(const struct obj_ctx *c, const struct synth_object *o)
 	light_box(c, o, o->x + side * (0.5f * pw + 0.5f * bw), ph - bh, bh, bw);
 }
 
-/* Masts: dim = height, width, arm reach in X (boxes hang from it), box height. */
+/* Masts: dim = height, width, arm reach in X (boxes hang from it), box height and width. */
 static void draw_mast(const struct obj_ctx *c, const struct synth_object *o)
 {
 	float ph = o->dim[0], pw = o->dim[1], arm = o->dim[2], bh = o->dim[3] * 0.9f;
@@ -419,8 +421,8 @@ static void draw_mast(const struct obj_ctx *c, const struct synth_object *o)
 	rect_at(c, o->x - 0.5f * pw, 0, o->x + 0.5f * pw, ph, o->z, &pole);
 	rect_at(c, fminf(o->x, o->x + arm), ph - 0.35f, fmaxf(o->x, o->x + arm), ph - 0.15f,
 		o->z, &pole);
-	light_box(c, o, o->x + 0.55f * arm, ph - 0.35f - bh, bh, 0.32f);
-	light_box(c, o, o->x + 0.95f * arm, ph - 0.35f - bh, bh, 0.32f);
+	light_box(c, o, o->x + 0.55f * arm, ph - 0.35f - bh, bh, o->dim[3]);
+	light_box(c, o, o->x + 0.95f * arm, ph - 0.35f - bh, bh, o->dim[3]);
 }
 
 static void draw_shadow(const struct obj_ctx *c, const struct synth_scene *sc,

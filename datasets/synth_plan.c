@@ -127,12 +127,12 @@ static void plan_stretch(struct synth_side *sd, int style, float z0, float z1, s
 	float x = sd->verge;
 
 	if (style == STYLE_URBAN) {
-		if (synth_chance(r, 0.85f)) {
+		if (synth_chance(r, 0.7f)) {
 			add_segment(sd, SEG_BUILDING, z0, z1, x, synth_uni(r, 6, 24), r);
 			return;
 		}
-		add_segment(sd, synth_chance(r, 0.5f) ? SEG_WALL : SEG_FENCE, z0, z1, x,
-			    synth_uni(r, 1.2f, 2.6f), r);
+		add_segment(sd, synth_chance(r, 0.6f) ? SEG_WALL : SEG_FENCE, z0, z1, x,
+			    synth_uni(r, 1.5f, 3.5f), r);
 		add_segment(sd, SEG_VEGETATION, z0, z1, x + synth_uni(r, 2, 6),
 			    synth_uni(r, 4, 10), r);
 		add_segment(sd, SEG_BUILDING, z0 - 3, z1 + 3, x + synth_uni(r, 8, 15),
@@ -140,15 +140,12 @@ static void plan_stretch(struct synth_side *sd, int style, float z0, float z1, s
 		return;
 	}
 	if (style == STYLE_SUBURBAN) {
-		int k = synth_pick(r, 3);
+		int k = synth_pick(r, 20), kind = k < 8 ? SEG_WALL : k < 15 ? SEG_FENCE : SEG_VEGETATION;
 		float behind = x + synth_uni(r, 3, 9);
 
-		add_segment(sd,
-			    k == 0   ? SEG_WALL
-			    : k == 1 ? SEG_FENCE
-				     : SEG_VEGETATION,
-			    z0, z1, x,
-			    k == 2 ? synth_uni(r, 1.0f, 2.2f) : synth_uni(r, 0.9f, 2.0f), r);
+		add_segment(sd, kind, z0, z1, x,
+			    kind == SEG_VEGETATION ? synth_uni(r, 1.0f, 2.2f) : synth_uni(r, 1.2f, 2.6f),
+			    r);
 		if (synth_chance(r, 0.7f))
 			add_segment(sd, SEG_BUILDING, z0 + synth_uni(r, 0.5f, 3),
 				    z1 - synth_uni(r, 0.5f, 3), behind, synth_uni(r, 5, 12), r);
@@ -157,7 +154,7 @@ static void plan_stretch(struct synth_side *sd, int style, float z0, float z1, s
 		return;
 	}
 	if (synth_chance(r, 0.3f))
-		add_segment(sd, SEG_FENCE, z0, z1, x, synth_uni(r, 1.0f, 1.8f), r);
+		add_segment(sd, SEG_FENCE, z0, z1, x, synth_uni(r, 1.2f, 2.2f), r);
 	add_segment(sd, SEG_VEGETATION, z0, z1, x + synth_uni(r, 0.5f, 3), synth_uni(r, 4, 14),
 		    r);
 	if (synth_chance(r, 0.4f))
@@ -170,16 +167,16 @@ static void plan_side(struct synth_scene *sc, int s, float curb, struct rng *r)
 {
 	struct synth_side *sd = &sc->side[s];
 	int u = synth_pick(r, 20);
-	int style = u < 10 ? STYLE_URBAN : u < 16 ? STYLE_SUBURBAN : STYLE_GREEN;
+	int style = u < 9 ? STYLE_URBAN : u < 16 ? STYLE_SUBURBAN : STYLE_GREEN;
 	float z = 0.3f;
-	bool lawn = synth_chance(r, style == STYLE_URBAN ? 0.1f : 0.5f);
+	bool lawn = synth_chance(r, style == STYLE_URBAN ? 0.2f : 0.6f);
 
 	sd->curb = curb;
-	sd->lawn = curb + 0.2f + (lawn ? synth_uni(r, 0.8f, 2.5f) : 0);
-	sd->walk = sd->lawn + synth_uni(r, 1.6f, 4.5f);
+	sd->lawn = curb + 0.2f + (lawn ? synth_uni(r, 1.0f, 3.0f) : 0);
+	sd->walk = sd->lawn + synth_uni(r, 2.2f, 5.5f);
 	sd->verge = sd->walk + (style == STYLE_URBAN      ? 0
-				: style == STYLE_SUBURBAN ? synth_uni(r, 1.0f, 5.0f)
-							  : synth_uni(r, 2.0f, 10.0f));
+				: style == STYLE_SUBURBAN ? synth_uni(r, 1.5f, 6.0f)
+							  : synth_uni(r, 3.0f, 12.0f));
 	sd->green = style != STYLE_URBAN;
 	sd->nseg = 0;
 	while (z < sc->z_end && sd->nseg < SYNTH_MAX_SEGMENTS - 4) {
@@ -291,16 +288,19 @@ static void plan_sky_and_light(struct synth_scene *sc, struct rng *r)
 	sc->cloud_cover = overcast ? synth_uni(r, 0.4f, 0.9f) : synth_uni(r, 0, 0.6f);
 	sc->sun = overcast ? 0 : synth_chance(r, 0.5f) ? -1 : 1;
 	sc->sun_reach = synth_uni(r, 0.4f, 1.6f);
-	sc->shade = synth_uni(r, 0.45f, 0.7f);
+	sc->shade = synth_uni(r, 0.5f, 0.75f);
 	for (int c = 0; c < 3; c++)
 		sc->finish.gain[c] = synth_uni(r, 0.92f, 1.08f);
-	sc->finish.brightness = synth_uni(r, -0.08f, 0.08f);
+	sc->finish.brightness = synth_uni(r, -0.05f, 0.08f);
 	sc->finish.contrast = overcast ? synth_uni(r, 0.75f, 1.0f) : synth_uni(r, 0.9f, 1.2f);
-	sc->finish.gamma = synth_uni(r, 0.8f, 1.25f);
+	sc->finish.gamma = synth_uni(r, 0.8f, 1.15f);
 	sc->finish.vignette = synth_uni(r, 0, 0.35f);
 	sc->finish.noise = synth_uni(r, 0.004f, 0.025f);
 	sc->finish.blur = synth_pick(r, 10) < 3 ? 0 : synth_pick(r, 10) < 7 ? 1 : 2;
-	sc->finish.jpeg_quality = synth_chance(r, 0.75f) ? 50 + synth_pick(r, 46) : 0;
+	/* the blur is in pixels: small frames would lose their thin poles to it */
+	if (sc->finish.blur > sc->w / 384)
+		sc->finish.blur = sc->w / 384;
+	sc->finish.jpeg_quality = synth_chance(r, 0.75f) ? 60 + synth_pick(r, 36) : 0;
 	sc->finish.seed = (uint32_t)rng_u64(r);
 }
 
@@ -310,7 +310,11 @@ static void plan_ground(struct synth_scene *sc, struct rng *r)
 	    {0.55f, 0.42f, 0.38f}, {0.62f, 0.58f, 0.50f}, {0.45f, 0.45f, 0.48f}};
 	static const float grass[][3] = {
 	    {0.33f, 0.48f, 0.20f}, {0.45f, 0.52f, 0.25f}, {0.55f, 0.54f, 0.32f}};
-	float g = synth_uni(r, 0.22f, 0.45f), wg = synth_uni(r, 0.38f, 0.70f);
+	/*
+	 * Road and sidewalk greys overlap across scenes, but within one the pavement is
+	 * lighter than the asphalt, as on real streets.
+	 */
+	float g = synth_uni(r, 0.2f, 0.42f), wg = fminf(g * synth_uni(r, 1.3f, 1.9f), 0.75f);
 	float grey[3] = {g, g, g * synth_uni(r, 0.97f, 1.06f)}, wgrey[3] = {wg, wg, wg * 1.02f};
 	float cg = fminf(wg + synth_uni(r, 0.05f, 0.2f), 0.9f), cgrey[3] = {cg, cg, cg};
 
@@ -330,7 +334,7 @@ void synth_plan(struct synth_scene *sc, int w, int h, struct rng *r)
 	sc->w = w;
 	sc->h = h;
 	sc->seed = (uint32_t)rng_u64(r);
-	sc->cam.f = (float)w * synth_uni(r, 0.85f, 1.15f);
+	sc->cam.f = (float)w * synth_uni(r, 0.75f, 1.05f);
 	sc->cam.cx = (float)w * (0.5f + synth_uni(r, -0.08f, 0.08f));
 	sc->cam.cy = (float)h * synth_uni(r, 0.38f, 0.5f);
 	sc->cam.height = synth_uni(r, 1.2f, 1.6f);

@@ -2,9 +2,11 @@
  * The objects of a generated street (see synth_plan.c for the street itself): moving
  * and parked cars in the lanes, pedestrians on the sidewalks and crossings, rows of
  * trees and street lamps, traffic lights at the cross streets, traffic signs along the
- * curbs, and the colour of the ego vehicle's hood. Dimensions are real ones in metres;
- * the meaning of each object's dim, col, variant and dir is given by its drawing
- * function in synth_objects.c.
+ * curbs, and the colour of the ego vehicle's hood. Dimensions are in metres, real ones
+ * except that poles, signs, light boxes and people are somewhat thicker and bigger and
+ * stand nearer on average than on a real street, so they stay a few pixels wide in
+ * small frames and a small network can learn them. The meaning of each object's dim,
+ * col, variant and dir is given by its drawing function in synth_objects.c.
  */
 #include "datasets/synth_internal.h"
 
@@ -145,7 +147,7 @@ static void plan_person(struct synth_scene *sc, float x, float z, struct instanc
 		return;
 	o->dim[0] =
 	    synth_chance(r, 0.12f) ? synth_uni(r, 1.0f, 1.4f) : synth_uni(r, 1.55f, 1.95f);
-	o->dim[1] = synth_uni(r, 0.9f, 1.15f);
+	o->dim[1] = synth_uni(r, 1.0f, 1.3f);
 	o->dim[2] = synth_uni(r, -1, 1);
 	o->dim[3] = synth_uni(r, -1, 1);
 	synth_vary(o->col[0], cloth_colors[synth_pick(r, NCOLORS(cloth_colors))], 0.1f, r);
@@ -160,12 +162,12 @@ static void plan_person(struct synth_scene *sc, float x, float z, struct instanc
 
 static void plan_people(struct synth_scene *sc, struct instance_counts *ic, struct rng *r)
 {
-	float zmax = fminf(70, sc->z_end - 2);
+	float zmax = fminf(45, sc->z_end - 2);
 
 	for (int s = 0; s < 2; s++) {
 		const struct synth_side *sd = &sc->side[s];
 		float sign = s ? 1.0f : -1.0f;
-		int n = synth_pick(r, 14) - 2;
+		int n = synth_pick(r, 18) - 3;
 
 		for (int i = 0; i < n; i++) {
 			/* more people near the camera than a uniform depth would give */
@@ -218,9 +220,9 @@ static void plan_trees_and_lamps(struct synth_scene *sc, struct rng *r)
 			synth_vary(o->col[0], trunk, 0.15f, r);
 			synth_vary(o->col[1], green, 0.12f, r);
 		}
-		if (!synth_chance(r, 0.7f))
+		if (!synth_chance(r, 0.8f))
 			continue;
-		for (z = synth_uni(r, 3, 20), step = synth_uni(r, 18, 35); z < sc->z_end - 2;
+		for (z = synth_uni(r, 3, 12), step = synth_uni(r, 12, 24); z < sc->z_end - 2;
 		     z += step) {
 			struct synth_object *o;
 
@@ -228,7 +230,7 @@ static void plan_trees_and_lamps(struct synth_scene *sc, struct rng *r)
 			    !(o = add_object(sc, OBJ_LAMP, sign * (sd->curb + 0.4f), z, r)))
 				continue;
 			o->dim[0] = synth_uni(r, 6, 9);
-			o->dim[1] = synth_uni(r, 0.14f, 0.24f);
+			o->dim[1] = synth_uni(r, 0.22f, 0.35f);
 			o->dim[2] = -sign * synth_uni(r, 0.8f, 2.2f);
 			set3(o->col[0], pole_colors[synth_pick(r, NCOLORS(pole_colors))]);
 		}
@@ -246,18 +248,18 @@ static void traffic_light(struct synth_scene *sc, int kind, float x, float z, st
 	if (!o)
 		return;
 	o->dim[0] = kind == OBJ_MAST ? synth_uni(r, 5, 7) : synth_uni(r, 2.4f, 3.6f);
-	o->dim[1] = kind == OBJ_MAST ? synth_uni(r, 0.18f, 0.28f) : synth_uni(r, 0.1f, 0.16f);
-	o->dim[2] = synth_uni(r, 0.75f, 1.0f);
-	o->dim[3] = synth_uni(r, 0.28f, 0.38f);
+	o->dim[1] = kind == OBJ_MAST ? synth_uni(r, 0.22f, 0.32f) : synth_uni(r, 0.16f, 0.25f);
+	o->dim[2] = synth_uni(r, 1.0f, 1.4f);
+	o->dim[3] = synth_uni(r, 0.45f, 0.6f);
 	set3(o->col[0], pole_colors[synth_pick(r, NCOLORS(pole_colors))]);
 	synth_vary(o->col[1], housing[synth_pick(r, 4)], 0.1f, r);
-	o->variant = synth_pick(r, 3) | (synth_chance(r, 0.6f) ? 4 : 0);
+	o->variant = synth_pick(r, 3) | (synth_chance(r, 0.7f) ? 4 : 0);
 	o->dir = synth_pick(r, 2);
 }
 
 static void plan_signals(struct synth_scene *sc, struct rng *r)
 {
-	float zmax = fminf(60, sc->z_end - 2);
+	float zmax = fminf(45, sc->z_end - 2);
 
 	for (int i = 0; i < sc->ncross; i++)
 		for (int s = 0; s < 2; s++) {
@@ -277,7 +279,7 @@ static void plan_signals(struct synth_scene *sc, struct rng *r)
 				traffic_light(sc, OBJ_LIGHT,
 					      (s ? 1.0f : -1.0f) * (sc->side[s].curb + 0.5f),
 					      sc->cross[i][1] + synth_uni(r, 0.3f, 2), r);
-	if (sc->ncross == 0 && synth_chance(r, 0.5f)) {
+	if (sc->ncross == 0 && synth_chance(r, 0.7f)) {
 		float z = synth_uni(r, 8, zmax);
 
 		for (int s = 0; s < 2; s++)
@@ -285,7 +287,7 @@ static void plan_signals(struct synth_scene *sc, struct rng *r)
 				      (s ? 1.0f : -1.0f) * (sc->side[s].curb + 0.5f), z, r);
 	}
 	for (int s = 0; s < 2; s++) {
-		int n = synth_pick(r, 4);
+		int n = 1 + synth_pick(r, 5);
 
 		for (int i = 0; i < n; i++) {
 			float sign = s ? 1.0f : -1.0f;
@@ -296,9 +298,9 @@ static void plan_signals(struct synth_scene *sc, struct rng *r)
 			if (!o)
 				continue;
 			o->dim[0] = synth_uni(r, 2.2f, 3.2f);
-			o->dim[1] = synth_uni(r, 0.06f, 0.1f);
-			o->dim[2] = synth_uni(r, 0.55f, 0.9f);
-			o->dim[3] = synth_chance(r, 0.3f) ? synth_uni(r, 0.4f, 0.7f) : 0;
+			o->dim[1] = synth_uni(r, 0.12f, 0.18f);
+			o->dim[2] = synth_uni(r, 0.8f, 1.3f);
+			o->dim[3] = synth_chance(r, 0.3f) ? synth_uni(r, 0.6f, 0.9f) : 0;
 			set3(o->col[0], pole_colors[synth_pick(r, NCOLORS(pole_colors))]);
 			o->variant = synth_pick(r, 7);
 			o->dir = synth_pick(r, 7);

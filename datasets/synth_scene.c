@@ -1,10 +1,9 @@
 /*
- * The background of a generated street: the ground plane (road with
- * lane markings and crossings, curbs, paved sidewalks, grass), the buildings across the
- * far end, and the vertical planes along both sides (facades with windows, walls,
- * fences, hedges and tree lines), with the shadows the sunny side casts; the ego
- * vehicle's hood, and the sky with clouds wherever nothing else was drawn. See
- * synth_internal.h for the coordinates.
+ * The background of a generated street: the ground plane (road with lane markings and
+ * crossings, curbs, paved sidewalks, grass), the buildings across the far end, and the
+ * vertical planes along both sides (facades with windows, walls, fences, hedges and tree
+ * lines), with the shadows the sunny side casts; the ego vehicle's hood, and the sky
+ * with clouds wherever nothing else was drawn. See synth_internal.h for the coordinates.
  *
  * The ground is drawn pixel by pixel from its world point (each row is one depth); a
  * side plane is drawn column by column (each column meets a plane at one depth), planes
@@ -41,9 +40,9 @@ static void mix3(float *d, const float *a, const float *b, float t)
 /* ---- shadows ---- */
 
 /*
- * The height below which point (x, y, z) is shadowed by the planes of the side the sun
- * shines from (-1 when none): a plane of height H at distance d (towards the street)
- * shades heights below H - d / reach.
+ * The height up to which the vertical line through ground point (x, z) lies in the
+ * shadow of the planes on the side the sun shines from (negative: none). A plane of
+ * height H at distance d (towards the street) shades heights below H - d / reach.
  */
 static float shadow_height(const struct synth_scene *sc, float x, float z)
 {
@@ -250,10 +249,13 @@ static void building_color(const struct synth_facade *f, float u, float v, float
 		scale3(rgb, f->wall, 0.72f * k);
 		return;
 	}
-	if (f->kind == FACADE_BRICK)
-		k *= 1 + 0.1f * (2 * synth_hash01(f->seed + 1, (int32_t)floorf(u * 4),
-						  (int32_t)floorf(v * 12)) -
-				 1);
+	if (f->kind == FACADE_BRICK) {
+		/* one value per brick, 0.25 x 0.083 m */
+		float brick = synth_hash01(f->seed + 1, (int32_t)floorf(u * 4),
+					   (int32_t)floorf(v * 12));
+
+		k *= 1 + 0.1f * (2 * brick - 1);
+	}
 	if (f->kind == FACADE_CONCRETE && (fracf(u / 3) < 0.02f || fracf(v / fh) < 0.02f))
 		k *= 0.85f;
 	scale3(rgb, f->wall, k);
@@ -300,15 +302,18 @@ static int plane_color(const struct synth_segment *g, float u, float v, float px
 	float n;
 
 	switch (g->kind) {
-	case SEG_BUILDING: building_color(f, u, v, g->height, rgb); return LBL_BUILDING;
+	case SEG_BUILDING:
+		building_color(f, u, v, g->height, rgb);
+		return LBL_BUILDING;
 	case SEG_WALL:
 		n = synth_fbm(f->seed + 3, u * 0.5f, v * 0.5f, 3);
-		scale3(rgb,
-		       f->kind == FACADE_BRICK || f->kind == FACADE_PLASTER ? f->wall
-									    : f->frame,
+		/* brick and plaster walls in the wall colour, concrete ones in the frame grey */
+		scale3(rgb, f->kind == FACADE_BRICK || f->kind == FACADE_PLASTER ? f->wall : f->frame,
 		       (v > g->height - 0.12f ? 1.15f : 1) * (0.85f + 0.3f * n));
 		return LBL_WALL;
-	case SEG_FENCE: fence_color(g, u, v, px, behind, rgb); return LBL_FENCE;
+	case SEG_FENCE:
+		fence_color(g, u, v, px, behind, rgb);
+		return LBL_FENCE;
 	default:
 		n = synth_fbm(f->seed + 4, u * 1.4f, v * 1.4f, 2);
 		scale3(rgb, f->wall,
