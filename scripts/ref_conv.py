@@ -4,8 +4,11 @@ Each case pads the input with torch.nn.functional.pad (order left, right, top, b
 as in conv.h) and convolves with F.conv2d, in float64 with autograd; the upstream
 gradient g is a fixed random tensor and the gradients are those of sum(g * out).
 Saved as float32: conv_<case>_{in,weight,bias,out,dout,din,dweight,dbias}.npy
-(bias and dbias only for cases with a bias).
+(bias and dbias only for cases with a bias), and conv_<case>_geom.npy, the case's
+geometry (n, cin, h, w, cout, kh, kw, stride, pad left, right, top, bottom, has bias),
+which the C test reads instead of repeating this table.
 """
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -50,3 +53,6 @@ def generate(outdir):
     for i, (name, case) in enumerate(sorted(CASES.items())):
         for tensor, value in reference(*case, seed=1000 + 10 * i).items():
             save(outdir, "conv_%s_%s" % (name, tensor), value)
+        n, cin, h, w, cout, kh, kw, stride, pad, has_bias = case
+        geom = [n, cin, h, w, cout, kh, kw, stride, *pad, int(has_bias)]
+        save(outdir, "conv_%s_geom" % name, np.array(geom, dtype=np.float32))

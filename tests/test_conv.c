@@ -69,12 +69,35 @@ static void bufs_free(struct conv_bufs *b)
 	free(b->ws);
 }
 
+/* A copy of the outputs and gradients held by a conv_bufs. */
+struct conv_result {
+	float *out, *din, *dweight, *dbias;
+};
+
 static float *copy_floats(const float *x, size_t n)
 {
 	float *y = xmalloc(n * sizeof(float) + 1);
 
 	memcpy(y, x, n * sizeof(float));
 	return y;
+}
+
+static struct conv_result result_save(const struct conv_bufs *b)
+{
+	return (struct conv_result){
+		.out = copy_floats(b->out, b->n_out),
+		.din = copy_floats(b->din, b->n_in),
+		.dweight = copy_floats(b->dweight, b->n_w),
+		.dbias = copy_floats(b->dbias, (size_t)b->g.cout),
+	};
+}
+
+static void result_free(struct conv_result *r)
+{
+	free(r->out);
+	free(r->din);
+	free(r->dweight);
+	free(r->dbias);
 }
 
 static struct conv_geom geom(int n, int cin, int h, int w, int cout, int k, int s, int pl,
@@ -239,7 +262,6 @@ static void test_delta_kernel_shifts(void **state)
 	g = geom(1, 2, 8, 9, 2, 2, 1, 1, 0, 1, 0);
 	check_delta(&g, 0, 0);
 	check_delta(&g, 1, 1);
-	/* Stride 2: the taps read disjoint pixels, so din is exact too. */
 	g = geom(1, 2, 9, 8, 2, 2, 2, 0, 1, 0, 1);
 	check_delta(&g, 1, 0);
 	g = geom(1, 4, 11, 10, 4, 7, 2, 3, 3, 3, 3);
@@ -275,7 +297,7 @@ static struct conv_geom random_geom(struct rng *r)
 static void check_against_naive(const struct conv_geom *g, uint64_t seed)
 {
 	struct conv_bufs b;
-	float *out, *din, *dweight, *dbias;
+	struct conv_result want;
 	double terms = fmax(g->cin * g->kh * g->kw, (double)g->n * g->ho * g->wo);
 	double rtol = 1e-5, atol = 1e-6 * sqrt(fmax(terms, 100));
 
@@ -283,24 +305,18 @@ static void check_against_naive(const struct conv_geom *g, uint64_t seed)
 	bufs_randomize(&b, seed);
 	conv_forward_naive(b.out, b.in, b.weight, b.bias, g);
 	conv_backward_naive(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g);
-	out = copy_floats(b.out, b.n_out);
-	din = copy_floats(b.din, b.n_in);
-	dweight = copy_floats(b.dweight, b.n_w);
-	dbias = copy_floats(b.dbias, (size_t)g->cout);
+	want = result_save(&b);
 	bufs_zero_grads(&b);
 	conv_forward(b.out, b.in, b.weight, b.bias, g, b.ws);
 	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
-	if (!allclose("out", b.out, out, b.n_out, rtol, atol) ||
-	    !allclose("din", b.din, din, b.n_in, rtol, atol) ||
-	    !allclose("dweight", b.dweight, dweight, b.n_w, rtol, atol) ||
-	    !allclose("dbias", b.dbias, dbias, (size_t)g->cout, rtol, atol))
+	if (!allclose("out", b.out, want.out, b.n_out, rtol, atol) ||
+	    !allclose("din", b.din, want.din, b.n_in, rtol, atol) ||
+	    !allclose("dweight", b.dweight, want.dweight, b.n_w, rtol, atol) ||
+	    !allclose("dbias", b.dbias, want.dbias, (size_t)g->cout, rtol, atol))
 		fail_msg("conv %dx%dx%dx%d -> %d, %dx%d stride %dx%d pad %d,%d,%d,%d", g->n,
 			 g->cin, g->h, g->w, g->cout, g->kh, g->kw, g->sh, g->sw, g->pad_left,
 			 g->pad_right, g->pad_top, g->pad_bottom);
-	free(out);
-	free(din);
-	free(dweight);
-	free(dbias);
+	result_free(&want);
 	bufs_free(&b);
 }
 
@@ -340,42 +356,53 @@ static void test_banded_matches_naive(void **state)
 	check_against_naive(&g, 3);
 }
 
-/* The fixture cases of scripts/ref_conv.py: n, cin, h, w, cout, kh, kw, stride, pad, bias. */
-struct fixture_case {
-	const char *name;
-	int n, cin, h, w, cout, kh, kw, stride, pad[4], bias;
+/* The fixture cases of scripts/ref_conv.py; each has its geometry in conv_<case>_geom. */
+static const char *const fixture_cases[] = {
+	"odd3x3", "k2pad1010", "k2pad0101", "k2pad2121", "k2pad1111", "k2pad0",
+	"k3s2", "k1", "k1s2", "k7s2", "k3x2asym", "wide",
 };
 
-static const struct fixture_case fixture_cases[] = {
-	{"odd3x3", 2, 3, 7, 9, 4, 3, 3, 1, {1, 1, 1, 1}, 1},
-	{"k2pad1010", 1, 5, 6, 8, 6, 2, 2, 1, {1, 0, 1, 0}, 1},
-	{"k2pad0101", 2, 4, 5, 7, 3, 2, 2, 1, {0, 1, 0, 1}, 0},
-	{"k2pad2121", 1, 3, 6, 5, 4, 2, 2, 1, {2, 1, 2, 1}, 1},
-	{"k2pad1111", 2, 8, 6, 6, 5, 2, 2, 1, {1, 1, 1, 1}, 1},
-	{"k2pad0", 1, 6, 7, 5, 8, 2, 2, 1, {0, 0, 0, 0}, 0},
-	{"k3s2", 2, 4, 9, 8, 5, 3, 3, 2, {1, 1, 1, 1}, 1},
-	{"k1", 2, 7, 5, 6, 9, 1, 1, 1, {0, 0, 0, 0}, 1},
-	{"k1s2", 1, 4, 7, 6, 3, 1, 1, 2, {0, 0, 0, 0}, 0},
-	{"k7s2", 1, 3, 15, 13, 8, 7, 7, 2, {3, 3, 3, 3}, 1},
-	{"k3x2asym", 1, 2, 6, 7, 3, 3, 2, 1, {0, 2, 1, 0}, 1},
-	{"wide", 1, 32, 6, 6, 16, 3, 3, 1, {1, 1, 1, 1}, 1},
-};
-
-static void load4(const char *c, const char *t, struct npy_array *a, int d0, int d1, int d2,
-		  int d3)
+/* n, cin, h, w, cout, kh, kw, stride, pad (left, right, top, bottom), has bias. */
+static struct conv_geom fixture_geom(const char *name, int *bias)
 {
-	char name[96];
+	struct npy_array a;
+	char full[96];
+	int v[13];
 
-	snprintf(name, sizeof(name), "conv_%s_%s", c, t);
-	fixture_load_shape(name, a, 4, d0, d1, d2, d3);
+	snprintf(full, sizeof(full), "conv_%s_geom", name);
+	fixture_load_shape(full, &a, 1, 13);
+	for (int i = 0; i < 13; i++)
+		v[i] = (int)a.data[i];
+	npy_free(&a);
+	*bias = v[12];
+	return conv_geom_make(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[7], v + 8);
 }
 
-static void load1(const char *c, const char *t, struct npy_array *a, int d0)
-{
-	char name[96];
+enum { F_IN, F_WEIGHT, F_OUT, F_DOUT, F_DIN, F_DWEIGHT, F_BIAS, F_DBIAS, F_COUNT };
 
-	snprintf(name, sizeof(name), "conv_%s_%s", c, t);
-	fixture_load_shape(name, a, 1, d0);
+static const char *const fixture_tensors[F_COUNT] = {
+	"in", "weight", "out", "dout", "din", "dweight", "bias", "dbias",
+};
+
+/* Loads the tensors of one fixture case (bias ones only with a bias), shapes from g. */
+static void fixture_load_case(struct npy_array t[F_COUNT], const char *name,
+			      const struct conv_geom *g, int bias)
+{
+	const int in[4] = {g->n, g->cin, g->h, g->w}, w[4] = {g->cout, g->cin, g->kh, g->kw};
+	const int out[4] = {g->n, g->cout, g->ho, g->wo};
+	const int *shape[F_COUNT] = {in, w, out, out, in, w, &g->cout, &g->cout};
+	char full[96];
+
+	memset(t, 0, F_COUNT * sizeof(t[0]));
+	for (int i = 0; i < (bias ? F_COUNT : F_BIAS); i++) {
+		const int *d = shape[i];
+
+		snprintf(full, sizeof(full), "conv_%s_%s", name, fixture_tensors[i]);
+		if (i < F_BIAS)
+			fixture_load_shape(full, &t[i], 4, d[0], d[1], d[2], d[3]);
+		else
+			fixture_load_shape(full, &t[i], 1, d[0]);
+	}
 }
 
 /*
@@ -384,67 +411,52 @@ static void load1(const char *c, const char *t, struct npy_array *a, int d0)
  * at most ~130 products; float32 summation of those errs by a few 1e-6 at worst, hence
  * rtol 1e-5 plus atol 2e-5 for entries that cancel to near zero.
  */
-static void check_fixture(const struct fixture_case *fc, int naive)
+static void check_fixture(const char *name, int naive)
 {
-	struct conv_geom g = conv_geom_make(fc->n, fc->cin, fc->h, fc->w, fc->cout, fc->kh,
-					    fc->kw, fc->stride, fc->stride, fc->pad);
-	struct npy_array in, weight, bias = {0}, out, dout, din, dweight, dbias = {0};
+	int has_bias;
+	struct conv_geom g = fixture_geom(name, &has_bias);
+	struct npy_array t[F_COUNT];
 	struct conv_bufs b;
 	const double rtol = 1e-5, atol = 2e-5;
+	float *dbias;
 	char what[96];
 
-	load4(fc->name, "in", &in, g.n, g.cin, g.h, g.w);
-	load4(fc->name, "weight", &weight, g.cout, g.cin, g.kh, g.kw);
-	load4(fc->name, "out", &out, g.n, g.cout, g.ho, g.wo);
-	load4(fc->name, "dout", &dout, g.n, g.cout, g.ho, g.wo);
-	load4(fc->name, "din", &din, g.n, g.cin, g.h, g.w);
-	load4(fc->name, "dweight", &dweight, g.cout, g.cin, g.kh, g.kw);
-	if (fc->bias) {
-		load1(fc->name, "bias", &bias, g.cout);
-		load1(fc->name, "dbias", &dbias, g.cout);
-	}
+	fixture_load_case(t, name, &g, has_bias);
 	bufs_init(&b, &g);
+	dbias = has_bias ? b.dbias : NULL;
 	if (naive) {
-		conv_forward_naive(b.out, in.data, weight.data, bias.data, &g);
-		conv_backward_naive(b.din, b.dweight, fc->bias ? b.dbias : NULL, dout.data,
-				    in.data, weight.data, &g);
+		conv_forward_naive(b.out, t[F_IN].data, t[F_WEIGHT].data, t[F_BIAS].data, &g);
+		conv_backward_naive(b.din, b.dweight, dbias, t[F_DOUT].data, t[F_IN].data,
+				    t[F_WEIGHT].data, &g);
 	} else {
-		conv_forward(b.out, in.data, weight.data, bias.data, &g, b.ws);
-		conv_backward(b.din, b.dweight, fc->bias ? b.dbias : NULL, dout.data, in.data,
-			      weight.data, &g, b.ws);
+		conv_forward(b.out, t[F_IN].data, t[F_WEIGHT].data, t[F_BIAS].data, &g, b.ws);
+		conv_backward(b.din, b.dweight, dbias, t[F_DOUT].data, t[F_IN].data,
+			      t[F_WEIGHT].data, &g, b.ws);
 	}
-	snprintf(what, sizeof(what), "%s %s out", fc->name, naive ? "naive" : "gemm");
-	assert_allclose(what, b.out, out.data, b.n_out, rtol, atol);
-	assert_allclose("din", b.din, din.data, b.n_in, rtol, atol);
-	assert_allclose("dweight", b.dweight, dweight.data, b.n_w, rtol, atol);
-	if (fc->bias)
-		assert_allclose("dbias", b.dbias, dbias.data, (size_t)g.cout, rtol, atol);
+	snprintf(what, sizeof(what), "%s %s out", name, naive ? "naive" : "gemm");
+	assert_allclose(what, b.out, t[F_OUT].data, b.n_out, rtol, atol);
+	assert_allclose("din", b.din, t[F_DIN].data, b.n_in, rtol, atol);
+	assert_allclose("dweight", b.dweight, t[F_DWEIGHT].data, b.n_w, rtol, atol);
+	if (has_bias)
+		assert_allclose("dbias", b.dbias, t[F_DBIAS].data, (size_t)g.cout, rtol, atol);
 	bufs_free(&b);
-	npy_free(&in);
-	npy_free(&weight);
-	npy_free(&out);
-	npy_free(&dout);
-	npy_free(&din);
-	npy_free(&dweight);
-	if (fc->bias) {
-		npy_free(&bias);
-		npy_free(&dbias);
-	}
+	for (int i = 0; i < F_COUNT; i++)
+		npy_free(&t[i]);
 }
 
 static void test_fixtures(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof(fixture_cases) / sizeof(fixture_cases[0]); i++) {
-		check_fixture(&fixture_cases[i], 0);
-		check_fixture(&fixture_cases[i], 1);
+		check_fixture(fixture_cases[i], 0);
+		check_fixture(fixture_cases[i], 1);
 	}
 }
 
 /* sum(gout * conv(in, weight, bias)) in double, straight from the definition. */
-static double loss_d(const double *in, const double *weight, const double *bias,
-		     const double *gout, const struct conv_geom *g)
+static double loss_d(double *const v[4], const struct conv_geom *g)
 {
+	const double *in = v[0], *weight = v[1], *bias = v[2], *gout = v[3];
 	double loss = 0;
 
 	for (int b = 0; b < g->n; b++)
@@ -468,18 +480,8 @@ static double loss_d(const double *in, const double *weight, const double *bias,
 	return loss;
 }
 
-static double *to_double(const float *x, size_t n)
-{
-	double *y = xmalloc(n * sizeof(double));
-
-	for (size_t i = 0; i < n; i++)
-		y[i] = x[i];
-	return y;
-}
-
-/* Central differences of loss_d with respect to every element of x (n of them). */
-static double *numeric_grad(double *x, size_t n, const double *in, const double *weight,
-			    const double *bias, const double *gout, const struct conv_geom *g)
+/* Central differences of loss_d with respect to every element of x = v[k] (n of them). */
+static double *numeric_grad(double *x, size_t n, double *const v[4], const struct conv_geom *g)
 {
 	const double h = 1e-3;
 	double *grad = xmalloc(n * sizeof(double));
@@ -488,9 +490,9 @@ static double *numeric_grad(double *x, size_t n, const double *in, const double 
 		double keep = x[i], lp, lm;
 
 		x[i] = keep + h;
-		lp = loss_d(in, weight, bias, gout, g);
+		lp = loss_d(v, g);
 		x[i] = keep - h;
-		lm = loss_d(in, weight, bias, gout, g);
+		lm = loss_d(v, g);
 		x[i] = keep;
 		grad[i] = (lp - lm) / (2 * h);
 	}
@@ -500,30 +502,32 @@ static double *numeric_grad(double *x, size_t n, const double *in, const double 
 /* The float backward against central differences of the double forward, at 1e-4. */
 static void check_gradients(const struct conv_geom *g, uint64_t seed)
 {
+	static const char *const what[3] = {"din", "dweight", "dbias"};
 	struct conv_bufs b;
-	double *in, *weight, *bias, *gout, *num;
+	double *v[4];
 
 	bufs_init(&b, g);
 	bufs_randomize(&b, seed);
 	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
-	in = to_double(b.in, b.n_in);
-	weight = to_double(b.weight, b.n_w);
-	bias = to_double(b.bias, (size_t)g->cout);
-	gout = to_double(b.dout, b.n_out);
-	num = numeric_grad(in, b.n_in, in, weight, bias, gout, g);
-	assert_allclose_d("din vs central differences", b.din, num, b.n_in, 1e-4, 1e-5);
-	free(num);
-	num = numeric_grad(weight, b.n_w, in, weight, bias, gout, g);
-	assert_allclose_d("dweight vs central differences", b.dweight, num, b.n_w, 1e-4, 1e-5);
-	free(num);
-	num = numeric_grad(bias, (size_t)g->cout, in, weight, bias, gout, g);
-	assert_allclose_d("dbias vs central differences", b.dbias, num, (size_t)g->cout, 1e-4,
-			  1e-5);
-	free(num);
-	free(in);
-	free(weight);
-	free(bias);
-	free(gout);
+
+	/* in, weight, bias, upstream gradient; the gradients of the first three */
+	const float *src[4] = {b.in, b.weight, b.bias, b.dout};
+	const float *grad[3] = {b.din, b.dweight, b.dbias};
+	const size_t n[4] = {b.n_in, b.n_w, (size_t)g->cout, b.n_out};
+
+	for (int k = 0; k < 4; k++) {
+		v[k] = xmalloc(n[k] * sizeof(double));
+		for (size_t i = 0; i < n[k]; i++)
+			v[k][i] = src[k][i];
+	}
+	for (int k = 0; k < 3; k++) {
+		double *num = numeric_grad(v[k], n[k], v, g);
+
+		assert_allclose_d(what[k], grad[k], num, n[k], 1e-4, 1e-5);
+		free(num);
+	}
+	for (int k = 0; k < 4; k++)
+		free(v[k]);
 	bufs_free(&b);
 }
 
@@ -550,34 +554,28 @@ static void test_gradients_central_differences(void **state)
 static void check_accumulates(const struct conv_geom *g)
 {
 	struct conv_bufs b;
-	float *din, *dweight, *dbias;
+	struct conv_result once;
 
 	bufs_init(&b, g);
 	bufs_randomize(&b, 5);
 	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
-	din = copy_floats(b.din, b.n_in);
-	dweight = copy_floats(b.dweight, b.n_w);
-	dbias = copy_floats(b.dbias, (size_t)g->cout);
+	once = result_save(&b);
 	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
+	/* Halving is exact; the second pass adds in blocks, so it may round differently. */
 	for (size_t i = 0; i < b.n_in; i++)
-		din[i] *= 2;
+		b.din[i] /= 2;
 	for (size_t i = 0; i < b.n_w; i++)
-		dweight[i] *= 2;
+		b.dweight[i] /= 2;
 	for (int i = 0; i < g->cout; i++)
-		dbias[i] *= 2;
-	/* The second pass adds in blocks, so it may round differently from doubling. */
-	assert_allclose("din twice", b.din, din, b.n_in, 1e-6, 1e-6);
-	assert_allclose("dweight twice", b.dweight, dweight, b.n_w, 1e-6, 1e-6);
-	assert_allclose("dbias twice", b.dbias, dbias, (size_t)g->cout, 1e-6, 1e-6);
+		b.dbias[i] /= 2;
+	assert_allclose("din twice / 2", b.din, once.din, b.n_in, 1e-6, 1e-6);
+	assert_allclose("dweight twice / 2", b.dweight, once.dweight, b.n_w, 1e-6, 1e-6);
+	assert_allclose("dbias twice / 2", b.dbias, once.dbias, (size_t)g->cout, 1e-6, 1e-6);
 	/* The dweight of a call without din and dbias is the same computation. */
-	for (size_t i = 0; i < b.n_w; i++)
-		dweight[i] /= 2;
 	memset(b.dweight, 0, b.n_w * sizeof(float));
 	conv_backward(NULL, b.dweight, NULL, b.dout, b.in, b.weight, g, b.ws);
-	assert_memory_equal(b.dweight, dweight, b.n_w * sizeof(float));
-	free(din);
-	free(dweight);
-	free(dbias);
+	assert_memory_equal(b.dweight, once.dweight, b.n_w * sizeof(float));
+	result_free(&once);
 	bufs_free(&b);
 }
 
@@ -598,29 +596,23 @@ static void test_backward_accumulates(void **state)
 static void check_threads(const struct conv_geom *g)
 {
 	struct conv_bufs b;
-	float *out, *din, *dweight, *dbias;
+	struct conv_result one;
 
 	bufs_init(&b, g);
 	bufs_randomize(&b, 9);
 	kn_set_threads(1);
 	conv_forward(b.out, b.in, b.weight, b.bias, g, b.ws);
 	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
-	out = copy_floats(b.out, b.n_out);
-	din = copy_floats(b.din, b.n_in);
-	dweight = copy_floats(b.dweight, b.n_w);
-	dbias = copy_floats(b.dbias, (size_t)g->cout);
+	one = result_save(&b);
 	bufs_zero_grads(&b);
 	kn_set_threads(2);
 	conv_forward(b.out, b.in, b.weight, b.bias, g, b.ws);
 	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
-	assert_memory_equal(b.out, out, b.n_out * sizeof(float));
-	assert_memory_equal(b.din, din, b.n_in * sizeof(float));
-	assert_memory_equal(b.dweight, dweight, b.n_w * sizeof(float));
-	assert_memory_equal(b.dbias, dbias, (size_t)g->cout * sizeof(float));
-	free(out);
-	free(din);
-	free(dweight);
-	free(dbias);
+	assert_memory_equal(b.out, one.out, b.n_out * sizeof(float));
+	assert_memory_equal(b.din, one.din, b.n_in * sizeof(float));
+	assert_memory_equal(b.dweight, one.dweight, b.n_w * sizeof(float));
+	assert_memory_equal(b.dbias, one.dbias, (size_t)g->cout * sizeof(float));
+	result_free(&one);
 	bufs_free(&b);
 }
 
