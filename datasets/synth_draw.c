@@ -271,27 +271,45 @@ void synth_fill_blob(struct synth_canvas *cv, float cx, float cy, float r, float
 
 /* ---- the photographic finish ---- */
 
-/* One pass of a binomial kernel k (taps 2r + 1) along rows (dx 1) or columns (dx 0). */
-static void blur_pass(float *dst, const float *src, int w, int h, const float *k, int r,
-		      int along_rows)
+/* Along rows: dst pixel x = sum of k[t + r] src pixel x + t, edges repeated. */
+static void blur_rows(float *dst, const float *src, int w, int h, const float *k, int r)
 {
-	for (int y = 0; y < h; y++)
+	for (int y = 0; y < h; y++) {
+		const float *s = src + 3 * (size_t)y * (size_t)w;
+		float *d = dst + 3 * (size_t)y * (size_t)w;
+
 		for (int x = 0; x < w; x++)
 			for (int c = 0; c < 3; c++) {
-				float s = 0;
+				float sum = 0;
 
 				for (int t = -r; t <= r; t++) {
-					int xx = along_rows ? x + t : x,
-					    yy = along_rows ? y : y + t;
+					int xx = x + t < 0 ? 0 : x + t >= w ? w - 1 : x + t;
 
-					xx = xx < 0 ? 0 : xx >= w ? w - 1 : xx;
-					yy = yy < 0 ? 0 : yy >= h ? h - 1 : yy;
-					s += k[t + r] *
-					     src[3 * ((size_t)yy * (size_t)w + (size_t)xx) +
-						 (size_t)c];
+					sum += k[t + r] * s[3 * xx + c];
 				}
-				dst[3 * ((size_t)y * (size_t)w + (size_t)x) + (size_t)c] = s;
+				d[3 * x + c] = sum;
 			}
+	}
+}
+
+/* Along columns, a whole row at a time (contiguous, so it vectorises). */
+static void blur_columns(float *dst, const float *src, int w, int h, const float *k, int r)
+{
+	size_t row = 3 * (size_t)w;
+
+	for (int y = 0; y < h; y++) {
+		float *d = dst + (size_t)y * row;
+
+		for (size_t i = 0; i < row; i++)
+			d[i] = 0;
+		for (int t = -r; t <= r; t++) {
+			int yy = y + t < 0 ? 0 : y + t >= h ? h - 1 : y + t;
+			const float *s = src + (size_t)yy * row;
+
+			for (size_t i = 0; i < row; i++)
+				d[i] += k[t + r] * s[i];
+		}
+	}
 }
 
 /* Separable binomial blur of the (h, w, 3) buffer in place: 3 or 5 taps. */
@@ -301,8 +319,8 @@ static void blur(float *rgb, int w, int h, int taps)
 	static const float k5[5] = {0.0625f, 0.25f, 0.375f, 0.25f, 0.0625f};
 	float *tmp = xmalloc((size_t)w * (size_t)h * 3 * sizeof(float));
 
-	blur_pass(tmp, rgb, w, h, taps == 3 ? k3 : k5, taps / 2, 1);
-	blur_pass(rgb, tmp, w, h, taps == 3 ? k3 : k5, taps / 2, 0);
+	blur_rows(tmp, rgb, w, h, taps == 3 ? k3 : k5, taps / 2);
+	blur_columns(rgb, tmp, w, h, taps == 3 ? k3 : k5, taps / 2);
 	free(tmp);
 }
 
