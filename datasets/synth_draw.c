@@ -278,17 +278,20 @@ static void blur_rows(float *dst, const float *src, int w, int h, const float *k
 		const float *s = src + 3 * (size_t)y * (size_t)w;
 		float *d = dst + 3 * (size_t)y * (size_t)w;
 
-		for (int x = 0; x < w; x++)
+		for (int x = 0; x < w; x++) {
+			bool inside = x >= r && x < w - r;
+
 			for (int c = 0; c < 3; c++) {
 				float sum = 0;
 
 				for (int t = -r; t <= r; t++) {
-					int xx = x + t < 0 ? 0 : x + t >= w ? w - 1 : x + t;
+					int xx = inside ? x + t : x + t < 0 ? 0 : x + t >= w ? w - 1 : x + t;
 
 					sum += k[t + r] * s[3 * xx + c];
 				}
 				d[3 * x + c] = sum;
 			}
+		}
 	}
 }
 
