@@ -285,7 +285,10 @@ static void blur_rows(float *dst, const float *src, int w, int h, const float *k
 				float sum = 0;
 
 				for (int t = -r; t <= r; t++) {
-					int xx = inside ? x + t : x + t < 0 ? 0 : x + t >= w ? w - 1 : x + t;
+					int xx = x + t;
+
+					if (!inside)
+						xx = xx < 0 ? 0 : xx >= w ? w - 1 : xx;
 
 					sum += k[t + r] * s[3 * xx + c];
 				}
