@@ -209,12 +209,15 @@ struct synth_scene {
 	float tile; /* sidewalk tile size, metres */
 	int nmark;
 	struct synth_marking mark[SYNTH_MAX_MARKINGS];
-	int ncross;                      /* cross streets: depth ranges where the sidewalks */
-	float cross[SYNTH_MAX_CROSS][2]; /* stop and the road opens to both sides */
-	bool zebra;                      /* a pedestrian crossing before each cross street */
-	struct synth_side side[2];       /* 0: left (X < 0), 1: right */
+	/* cross streets: depth ranges [z0, z1) where the sidewalks stop and the road opens
+	   to both sides */
+	int ncross;
+	float cross[SYNTH_MAX_CROSS][2];
+	bool zebra;                /* a pedestrian crossing before each cross street */
+	struct synth_side side[2]; /* 0: left (X < 0), 1: right */
+	/* buildings across the far end: planes at depth x = z_end from X = z0 to z1 */
 	int nback;
-	struct synth_segment back[SYNTH_MAX_BACKDROP]; /* x0 = z0, x1 = z1 across X */
+	struct synth_segment back[SYNTH_MAX_BACKDROP];
 	/* sky and light */
 	float sky_top[3], sky_low[3], cloud[3];
 	float cloud_cover;

@@ -46,6 +46,19 @@ static void poly3(const struct obj_ctx *c, const float *p3, int n, const struct 
 	synth_fill_polygon(c->cv, xy, n < 8 ? n : 8, p);
 }
 
+/* A convex polygon of n world points (x, y) in the plane at depth z. */
+static void poly_at(const struct obj_ctx *c, const float *p2, int n, float z,
+		    const struct synth_paint *p)
+{
+	float xy[16];
+
+	for (int i = 0; i < n && i < 8; i++) {
+		xy[2 * i] = cam_x(c->cam, p2[2 * i], z);
+		xy[2 * i + 1] = cam_y(c->cam, p2[2 * i + 1], z);
+	}
+	synth_fill_polygon(c->cv, xy, n < 8 ? n : 8, p);
+}
+
 static void ellipse_at(const struct obj_ctx *c, float x, float y, float rx, float ry, float z,
 		       const struct synth_paint *p)
 {
@@ -172,64 +185,50 @@ static void draw_car(const struct obj_ctx *c, const struct synth_object *o)
 	car_end(c, o, belt);
 }
 
-/* ---- people: dim = height, width scale, stride (-1..1), arm swing (-1..1); col = top,
- * legs, skin, hair; variant bits 1 skirt, 2 bag, 4 hat; dir +1 back seen, -1 face ---- */
+/* One leg (with its shoe) and one arm (with its hand) of a person; k = -1 left, +1 right. */
+static void person_limbs(const struct obj_ctx *c, const struct synth_object *o, int k,
+			 const struct synth_paint *legs, const struct synth_paint *sleeve,
+			 const struct synth_paint *skin, const struct synth_paint *shoe)
+{
+	float h = o->dim[0], s = h / 1.75f, sw = s * o->dim[1], x = o->x, z = o->z;
+	float fk = (float)k, hip = 0.5f * h, sh = 0.81f * h;
+	float hx = x + fk * 0.075f * sw, fx = hx + fk * 0.16f * s * o->dim[2];
+	float hand = x + fk * (0.25f * sw + 0.05f * s * o->dim[3]);
+	float leg[8] = {hx - 0.07f * sw, hip, hx + 0.07f * sw, hip,
+			fx + 0.055f * sw, 0.05f, fx - 0.055f * sw, 0.05f};
+	float arm[8] = {x + fk * 0.2f * sw, sh, x + fk * 0.25f * sw, sh,
+			hand, 0.47f * h, hand - fk * 0.07f * sw, 0.47f * h};
 
+	poly_at(c, leg, 4, z, o->variant & 1 ? skin : legs);
+	rect_at(c, fx - 0.07f * sw, 0, fx + 0.07f * sw, 0.06f, z, shoe);
+	poly_at(c, arm, 4, z, sleeve);
+	ellipse_at(c, hand - fk * 0.03f * sw, 0.45f * h, 0.045f * s, 0.05f * s, z, skin);
+}
+
+/*
+ * People: dim = height, width scale, stride (-1..1), arm swing (-1..1); col = top,
+ * legs, skin, hair; variant bits 1 skirt, 2 bag, 4 hat; dir +1 back seen, -1 face seen.
+ */
 static void draw_person(const struct obj_ctx *c, const struct synth_object *o)
 {
 	float h = o->dim[0], s = h / 1.75f, sw = s * o->dim[1], x = o->x, z = o->z;
-	float hip = 0.5f * h, sh = 0.81f * h, rh = 0.068f * h, st = 0.16f * s * o->dim[2];
-	float sw2 = 0.05f * s * o->dim[3];
+	float hip = 0.5f * h, sh = 0.81f * h, rh = 0.068f * h;
 	struct synth_paint top = paint(c, o->col[0], 1, LBL_PERSON, o->inst);
 	struct synth_paint legs = paint(c, o->col[1], 1, LBL_PERSON, o->inst);
 	struct synth_paint skin = paint(c, o->col[2], 1, LBL_PERSON, o->inst);
 	struct synth_paint hair = paint(c, o->col[3], 1, LBL_PERSON, o->inst);
 	struct synth_paint shoe = paint(c, o->col[3], 0.3f, LBL_PERSON, o->inst);
+	float torso[8] = {x - 0.17f * sw, hip - 0.04f * h, x + 0.17f * sw, hip - 0.04f * h,
+			  x + 0.22f * sw, sh, x - 0.22f * sw, sh};
+	float skirt[8] = {x - 0.17f * sw, hip, x + 0.17f * sw, hip,
+			  x + 0.26f * sw, 0.28f * h, x - 0.26f * sw, 0.28f * h};
 
-	for (int k = -1; k <= 1; k += 2) {
-		float hx = x + (float)k * 0.075f * sw, fx = hx + (float)k * st;
-		float leg[12] = {hx - 0.07f * sw,  hip,   z, hx + 0.07f * sw,  hip,   z,
-				 fx + 0.055f * sw, 0.05f, z, fx - 0.055f * sw, 0.05f, z};
-		float arm[12] = {x + (float)k * 0.2f * sw,
-				 sh,
-				 z,
-				 x + (float)k * 0.25f * sw,
-				 sh,
-				 z,
-				 x + (float)k * 0.25f * sw + sw2 * (float)k,
-				 0.47f * h,
-				 z,
-				 x + (float)k * 0.18f * sw + sw2 * (float)k,
-				 0.47f * h,
-				 z};
-
-		poly3(c, leg, 4, o->variant & 1 ? &skin : &legs);
-		rect_at(c, fx - 0.07f * sw, 0, fx + 0.07f * sw, 0.06f, z, &shoe);
-		poly3(c, arm, 4, &top);
-		ellipse_at(c, arm[6] - (float)k * 0.03f * sw, 0.45f * h, 0.045f * s, 0.05f * s,
-			   z, &skin);
-	}
-	{
-		float torso[12] = {x - 0.17f * sw,
-				   hip - 0.04f * h,
-				   z,
-				   x + 0.17f * sw,
-				   hip - 0.04f * h,
-				   z,
-				   x + 0.22f * sw,
-				   sh,
-				   z,
-				   x - 0.22f * sw,
-				   sh,
-				   z};
-		float skirt[12] = {x - 0.17f * sw, hip,       z, x + 0.17f * sw, hip,       z,
-				   x + 0.26f * sw, 0.28f * h, z, x - 0.26f * sw, 0.28f * h, z};
-
-		if (o->variant & 1)
-			poly3(c, skirt, 4, &legs);
-		top.top_light = 0.2f;
-		poly3(c, torso, 4, &top);
-	}
+	person_limbs(c, o, -1, &legs, &top, &skin, &shoe);
+	person_limbs(c, o, 1, &legs, &top, &skin, &shoe);
+	if (o->variant & 1)
+		poly_at(c, skirt, 4, z, &legs);
+	top.top_light = 0.2f;
+	poly_at(c, torso, 4, z, &top);
 	if ((o->variant & 2) && o->dir > 0) {
 		struct synth_paint bag = paint(c, o->col[1], 0.6f, LBL_PERSON, o->inst);
 
@@ -238,14 +237,12 @@ static void draw_person(const struct obj_ctx *c, const struct synth_object *o)
 	rect_at(c, x - 0.04f * s, sh - 0.01f, x + 0.04f * s, h - 1.6f * rh, z, &skin);
 	ellipse_at(c, x, h - rh, 0.8f * rh, rh, z, o->dir > 0 ? &hair : &skin);
 	if (o->variant & 4)
-		rect_at(c, x - 0.9f * rh, h - 0.7f * rh, x + 0.9f * rh, h + 0.15f * rh, z,
-			&shoe);
+		rect_at(c, x - 0.9f * rh, h - 0.7f * rh, x + 0.9f * rh, h + 0.15f * rh, z, &shoe);
 	else if (o->dir < 0)
 		ellipse_at(c, x, h - 0.55f * rh, 0.85f * rh, 0.55f * rh, z, &hair);
 }
 
-/* ---- trees: dim = trunk height, trunk width, crown radius, blobs; col = trunk, leaves ---- */
-
+/* Trees: dim = trunk height, trunk width, crown radius, blobs; col = trunk, leaves. */
 static void draw_tree(const struct obj_ctx *c, const struct synth_object *o)
 {
 	float th = o->dim[0], tw = o->dim[1], cr = o->dim[2], z = o->z;
@@ -271,8 +268,7 @@ static void draw_tree(const struct obj_ctx *c, const struct synth_object *o)
 	}
 }
 
-/* ---- poles: lamps (dim = height, width, arm reach in X, -), signs and lights ---- */
-
+/* Street lamps: dim = height, width, arm reach in X; col = pole. */
 static void draw_lamp(const struct obj_ctx *c, const struct synth_object *o)
 {
 	float h = o->dim[0], pw = o->dim[1], arm = o->dim[2], z = o->z, x = o->x;
@@ -288,7 +284,8 @@ static void draw_lamp(const struct obj_ctx *c, const struct synth_object *o)
 }
 
 /* Signs: dim = pole height, width, sign size, second sign size; variant/dir: shapes. */
-static void sign_face(const struct obj_ctx *c, int shape, float x, float y, float size, float z)
+static void sign_face(const struct obj_ctx *c, int shape, float x, float y, float size,
+		      float z)
 {
 	static const float red[3] = {0.75f, 0.08f, 0.08f}, wht[3] = {0.92f, 0.92f, 0.9f};
 	static const float blue[3] = {0.1f, 0.25f, 0.7f}, yel[3] = {0.95f, 0.78f, 0.1f};
@@ -298,63 +295,47 @@ static void sign_face(const struct obj_ctx *c, int shape, float x, float y, floa
 	struct synth_paint pb = paint(c, blue, 1, LBL_SIGN, LBL_SIGN);
 	struct synth_paint py = paint(c, yel, 1, LBL_SIGN, LBL_SIGN);
 	struct synth_paint pk = paint(c, blk, 1, LBL_SIGN, LBL_SIGN);
-	float r = 0.5f * size;
+	float r = 0.5f * size, oct[16];
 
 	switch (shape) {
-	case 0:
-	case 1:
+	case 0: /* prohibition: red ring */
+	case 1: /* mandatory: blue disc with a white bar */
 		ellipse_at(c, x, y, r, r, z, shape ? &pb : &pr);
 		ellipse_at(c, x, y, 0.75f * r, 0.75f * r, z, shape ? &pb : &pw);
 		if (shape)
 			rect_at(c, x - 0.12f * r, y - 0.5f * r, x + 0.12f * r, y + 0.5f * r, z,
 				&pw);
 		break;
-	case 2: {
-		float t[9] = {x - r, y - 0.6f * r, z, x + r, y - 0.6f * r, z, x, y + r, z};
-		float u[9] = {x - 0.6f * r,
-			      y - 0.38f * r,
-			      z,
-			      x + 0.6f * r,
-			      y - 0.38f * r,
-			      z,
-			      x,
-			      y + 0.5f * r,
-			      z};
+	case 2: /* warning: red triangle, white inside */
+		for (int k = 0; k < 2; k++) {
+			float q = k ? 0.6f : 1, top = k ? 0.5f : 1;
+			float tri[6] = {x - q * r, y - 0.6f * q * r, x + q * r, y - 0.6f * q * r,
+					x, y + top * r};
 
-		poly3(c, t, 3, &pr);
-		poly3(c, u, 3, &pw);
+			poly_at(c, tri, 3, z, k ? &pw : &pr);
+		}
 		break;
-	}
-	case 3:
+	case 3: /* information: blue square */
 		rect_at(c, x - r, y - r, x + r, y + r, z, &pb);
 		rect_at(c, x - 0.3f * r, y - 0.6f * r, x + 0.3f * r, y + 0.6f * r, z, &pw);
 		break;
-	case 4: {
-		float d[12] = {x, y - r, z, x + r, y, z, x, y + r, z, x - r, y, z};
+	case 4: /* priority road: yellow diamond with a white border */
+		for (int k = 0; k < 2; k++) {
+			float q = k ? 0.7f * r : r;
+			float dia[8] = {x, y - q, x + q, y, x, y + q, x - q, y};
 
-		poly3(c, d, 4, &pw);
-		for (int i = 0; i < 12; i += 3) {
-			d[i] = x + 0.7f * (d[i] - x);
-			d[i + 1] = y + 0.7f * (d[i + 1] - y);
+			poly_at(c, dia, 4, z, k ? &py : &pw);
 		}
-		poly3(c, d, 4, &py);
 		break;
-	}
-	case 5: {
-		float oct[24];
-
+	case 5: /* stop: red octagon */
 		for (int i = 0; i < 8; i++) {
-			float a = 0.3927f + 0.7854f * (float)i;
-
-			oct[3 * i] = x + r * cosf(a);
-			oct[3 * i + 1] = y + r * sinf(a);
-			oct[3 * i + 2] = z;
+			oct[2 * i] = x + r * cosf(0.3927f + 0.7854f * (float)i);
+			oct[2 * i + 1] = y + r * sinf(0.3927f + 0.7854f * (float)i);
 		}
-		poly3(c, oct, 8, &pr);
+		poly_at(c, oct, 8, z, &pr);
 		rect_at(c, x - 0.6f * r, y - 0.12f * r, x + 0.6f * r, y + 0.12f * r, z, &pw);
 		break;
-	}
-	default:
+	default: /* street name: white board with a black line of text */
 		rect_at(c, x - 1.4f * r, y - 0.5f * r, x + 1.4f * r, y + 0.5f * r, z, &pw);
 		rect_at(c, x - 1.1f * r, y - 0.1f * r, x + 1.1f * r, y + 0.1f * r, z, &pk);
 		break;

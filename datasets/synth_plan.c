@@ -140,11 +140,13 @@ static void plan_stretch(struct synth_side *sd, int style, float z0, float z1, s
 		return;
 	}
 	if (style == STYLE_SUBURBAN) {
-		int k = synth_pick(r, 20), kind = k < 8 ? SEG_WALL : k < 15 ? SEG_FENCE : SEG_VEGETATION;
+		int k = synth_pick(r, 20);
+		int kind = k < 8 ? SEG_WALL : k < 15 ? SEG_FENCE : SEG_VEGETATION;
 		float behind = x + synth_uni(r, 3, 9);
 
 		add_segment(sd, kind, z0, z1, x,
-			    kind == SEG_VEGETATION ? synth_uni(r, 1.0f, 2.2f) : synth_uni(r, 1.2f, 2.6f),
+			    kind == SEG_VEGETATION ? synth_uni(r, 1.0f, 2.2f)
+						   : synth_uni(r, 1.2f, 2.6f),
 			    r);
 		if (synth_chance(r, 0.7f))
 			add_segment(sd, SEG_BUILDING, z0 + synth_uni(r, 0.5f, 3),

@@ -299,7 +299,7 @@ static int plane_color(const struct synth_segment *g, float u, float v, float px
 		       int iy, const float *behind, float *rgb)
 {
 	const struct synth_facade *f = &g->look;
-	float n;
+	float n, k;
 
 	switch (g->kind) {
 	case SEG_BUILDING:
@@ -308,8 +308,9 @@ static int plane_color(const struct synth_segment *g, float u, float v, float px
 	case SEG_WALL:
 		n = synth_fbm(f->seed + 3, u * 0.5f, v * 0.5f, 3);
 		/* brick and plaster walls in the wall colour, concrete ones in the frame grey */
+		k = (v > g->height - 0.12f ? 1.15f : 1) * (0.85f + 0.3f * n);
 		scale3(rgb, f->kind == FACADE_BRICK || f->kind == FACADE_PLASTER ? f->wall : f->frame,
-		       (v > g->height - 0.12f ? 1.15f : 1) * (0.85f + 0.3f * n));
+		       k);
 		return LBL_WALL;
 	case SEG_FENCE:
 		fence_color(g, u, v, px, behind, rgb);

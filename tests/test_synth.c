@@ -209,15 +209,23 @@ static void png_kind(const char *path, int *depth, int *color_type)
 	free(buf);
 }
 
-static void test_layout_and_discovery(void **state)
+/* "DIR/REL" into path, REL a printf format with one %d (a frame number). */
+static void frame_path(char *path, size_t size, const char *dir, const char *rel, int frame)
+{
+	char fmt[300];
+
+	snprintf(fmt, sizeof(fmt), "%s/%s", dir, rel);
+	snprintf(path, size, fmt, frame);
+}
+
+#define TRAIN_GT "gtFine/train/synth/synth_000000_%06d_gtFine_"
+#define TRAIN_IMG "leftImg8bit/train/synth/synth_000000_%06d_leftImg8bit.png"
+
+static void test_layout(void **state)
 {
 	char *dir = tmpdir_create(), path[900], names[4096], want[4096] = "";
 	struct synth_options o;
 	struct synth_summary s;
-	struct synth_frame fr;
-	struct label_image lab;
-	struct image img;
-	struct dataset d;
 	int depth, ct;
 
 	(void)state;
@@ -245,33 +253,44 @@ static void test_layout_and_discovery(void **state)
 		}
 	}
 	assert_string_equal(names, want);
-	/* bit depths: 8-bit RGB photo and colours, 8-bit gray labels, 16-bit gray instances */
-	snprintf(path, sizeof(path),
-		 "%s/gtFine/train/synth/synth_000000_000002_gtFine_instanceIds.png", dir);
+	/* 16-bit gray instances, 8-bit gray labels, 8-bit RGB photos */
+	frame_path(path, sizeof(path), dir, TRAIN_GT "instanceIds.png", 2);
 	png_kind(path, &depth, &ct);
 	assert_int_equal(depth, 16);
 	assert_int_equal(ct, 0);
-	snprintf(path, sizeof(path),
-		 "%s/gtFine/train/synth/synth_000000_000002_gtFine_labelIds.png", dir);
+	frame_path(path, sizeof(path), dir, TRAIN_GT "labelIds.png", 2);
 	png_kind(path, &depth, &ct);
 	assert_int_equal(depth, 8);
 	assert_int_equal(ct, 0);
-	snprintf(path, sizeof(path),
-		 "%s/leftImg8bit/train/synth/synth_000000_000002_leftImg8bit.png", dir);
+	frame_path(path, sizeof(path), dir, TRAIN_IMG, 2);
 	png_kind(path, &depth, &ct);
 	assert_int_equal(depth, 8);
 	assert_int_equal(ct, 2);
-	/* the files hold the rendered frame */
+	tmpdir_remove(dir);
+}
+
+/* The files hold the rendered frame, and the Cityscapes discovery finds them. */
+static void test_files_and_discovery(void **state)
+{
+	char *dir = tmpdir_create(), path[900];
+	struct synth_options o;
+	struct synth_frame fr;
+	struct label_image lab;
+	struct image img;
+	struct dataset d;
+
+	(void)state;
+	opts_for(&o, dir, 3, 2);
+	assert_int_equal(synth_write_dataset(&o, NULL), 0);
 	synth_render(&fr, 64, 32, 9, SYNTH_TRAIN, 2);
+	frame_path(path, sizeof(path), dir, TRAIN_IMG, 2);
 	assert_int_equal(image_read(path, &img), 0);
 	assert_memory_equal(img.rgb, fr.image.rgb, 64 * 32 * 3);
 	image_free(&img);
-	snprintf(path, sizeof(path),
-		 "%s/gtFine/train/synth/synth_000000_000002_gtFine_instanceIds.png", dir);
+	frame_path(path, sizeof(path), dir, TRAIN_GT "instanceIds.png", 2);
 	assert_int_equal(label_read16(path, &lab), 0);
 	assert_memory_equal(lab.u16, fr.instance_ids.u16, 64 * 32 * sizeof(uint16_t));
 	label_free(&lab);
-	/* the Cityscapes discovery finds them, with labelIds or labelTrainIds */
 	assert_int_equal(dataset_open_cityscapes(&d, dir, "train", true), 0);
 	assert_int_equal(d.count, 3);
 	assert_string_equal(d.samples[2].name, "synth_000000_000002");
@@ -432,7 +451,7 @@ static int synth_run(const char *dir, const char *args, const char *want0, const
 
 	for (int i = 0; i < 2; i++)
 		if (want[i] && !strstr(out, want[i]) && !strstr(err, want[i]))
-			fail_msg("knseg %s: no '%s' in the output:\n%s%s", args, want[i], out, err);
+			fail_msg("knseg %s: no '%s' in:\n%s%s", args, want[i], out, err);
 	free(out);
 	free(err);
 	return rc;
@@ -461,7 +480,8 @@ static void test_command(void **state)
 	assert_int_equal(synth_run(dir, args, "wrote 2 train and 1 val frames", "road"), 0);
 	assert_true(exists(dir, "a/gtFine/val/synth/synth_000000_000000_gtFine_color.png"));
 	assert_int_equal(synth_run(dir, args, "not empty", NULL), 1);
-	snprintf(args, sizeof(args), "synth --force --out '%s/a' --train 1 --val 1 --size 64x32", dir);
+	snprintf(args, sizeof(args), "synth --force --out '%s/a' --train 1 --val 1 --size 64x32",
+		 dir);
 	assert_int_equal(synth_run(dir, args, "removed 5 files", NULL), 0);
 	assert_false(exists(dir, "a/gtFine/train/synth/synth_000000_000001_gtFine_color.png"));
 	tmpdir_remove(dir);
@@ -473,7 +493,8 @@ int main(void)
 		cmocka_unit_test(test_render_deterministic),
 		cmocka_unit_test(test_annotations_consistent),
 		cmocka_unit_test(test_class_shares),
-		cmocka_unit_test(test_layout_and_discovery),
+		cmocka_unit_test(test_layout),
+		cmocka_unit_test(test_files_and_discovery),
 		cmocka_unit_test(test_files_independent_of_threads),
 		cmocka_unit_test(test_force),
 		cmocka_unit_test(test_bad_options),
