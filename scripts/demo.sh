@@ -10,16 +10,17 @@
 set -eu
 knseg=$1
 out=out/demo
-iters=${DEMO_ITERS:-1500}
+iters=${DEMO_ITERS:-2500}
 
 mkdir -p "$out"
 echo "demo: generating synthetic street scenes in $out/data"
-"$knseg" synth --out "$out/data" --train 300 --val 50 --size 512x256 --seed 1 --force >/dev/null
+"$knseg" synth --out "$out/data" --train 300 --val 50 --size 256x128 --seed 1 --force >/dev/null
 
 echo "demo: training KNResNet-18 + fpn (width 0.25) for $iters iterations"
 "$knseg" train --root "$out/data" --out "$out/run" --force --arch knresnet18 --head fpn \
-	--width 0.25 --crop 256x256 --batch 4 --iters "$iters" --optim adamw --lr 0.002 \
-	--scale-range 0.5,1.0 --val-every 500 --log-every 100 --seed 1 >"$out/train.log"
+	--width 0.25 --crop 256x128 --batch 4 --iters "$iters" --optim adamw --lr 0.002 \
+	--class-weights median --scale-range 0.75,1.5 --val-every 500 --log-every 100 --seed 1 \
+	>"$out/train.log"
 grep -E '^epoch|^val mIoU|^done' "$out/train.log" || true
 [ -f "$out/run/best.safetensors" ] || { echo "demo: training failed" >&2; exit 1; }
 
