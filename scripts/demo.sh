@@ -10,8 +10,10 @@
 set -eu
 knseg=$1
 out=out/demo
-iters=${DEMO_ITERS:-2500}
+iters=${DEMO_ITERS:-3500}
 
+# out/demo belongs to the demo: results of an earlier run must not pass for this one's.
+rm -rf "$out/run" "$out/masks" "$out"/report.* "$out/confusion.png"
 mkdir -p "$out"
 echo "demo: generating synthetic street scenes in $out/data"
 "$knseg" synth --out "$out/data" --train 300 --val 50 --size 256x128 --seed 1 --force >/dev/null
@@ -19,9 +21,8 @@ echo "demo: generating synthetic street scenes in $out/data"
 echo "demo: training KNResNet-18 + fpn (width 0.25) for $iters iterations"
 "$knseg" train --root "$out/data" --out "$out/run" --force --arch knresnet18 --head fpn \
 	--width 0.25 --crop 256x128 --batch 4 --iters "$iters" --optim adamw --lr 0.002 \
-	--class-weights median --scale-range 0.75,1.5 --val-every 500 --log-every 100 --seed 1 \
-	>"$out/train.log"
-grep -E '^epoch|^val mIoU|^done' "$out/train.log" || true
+	--class-weights median --scale-range 0.75,1.5 --val-every 500 --log-every 100 --seed 1 |
+	tee "$out/train.log" | grep --line-buffered -E '^epoch|^val mIoU|^done' || true
 [ -f "$out/run/best.safetensors" ] || { echo "demo: training failed" >&2; exit 1; }
 
 echo "demo: evaluating the best checkpoint on the validation split"
