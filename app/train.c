@@ -519,6 +519,7 @@ int cmd_train(int argc, char **argv)
 		err = runlog_open(&r->log, r->o.out, r->o.resume != NULL, r->ts.step, r->o.force);
 	}
 	if (!err) {
+		/* argv[-1] is the program's path: main passes the words after it. */
 		config_text(r, argc + 1, argv - 1, config, sizeof(config));
 		err = runlog_write_config(&r->log, config);
 	}
