@@ -5,8 +5,9 @@ Usage: /usr/bin/python3 scripts/bench_conv.py [--reps N] [--rounds R] [--threads
 
 Default shape: the heaviest KNResNet convolution, input 2x256x64x128, 2x2 kernel, pad
 (1,1,1,1), 256 outputs, bias. Each round runs the C benchmark (tests/bench_conv.c) and
-then PyTorch (F.pad then F.conv2d, forward, and backward to input, weight and bias), so
-both see the same machine load; the figures printed are medians over the rounds.
+then PyTorch, forward and backward to input, weight and bias, twice: F.conv2d with its
+own padding (torch_*) and F.pad then F.conv2d (torch_pad_*, as the reference KN code
+pads), so all see the same machine load; the figures printed are medians over rounds.
 """
 import argparse
 import statistics
@@ -30,7 +31,8 @@ def run_c(bench, reps, threads):
     return times
 
 
-def run_torch(reps):
+def run_torch(reps, explicit_pad):
+    """Median forward and backward ms of F.conv2d, padding inside conv2d or by F.pad."""
     n, cin, h, w, cout, k, pad = SHAPE
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(n, cin, h, w, generator=gen).sub_(0.5).requires_grad_()
@@ -39,7 +41,10 @@ def run_torch(reps):
     fwd, bwd = [], []
     for _ in range(reps + 1):  # the first is a warm-up
         t0 = time.perf_counter()
-        y = F.conv2d(F.pad(x, (pad, pad, pad, pad)), weight, bias)
+        if explicit_pad:
+            y = F.conv2d(F.pad(x, (pad, pad, pad, pad)), weight, bias)
+        else:
+            y = F.conv2d(x, weight, bias, padding=pad)
         t1 = time.perf_counter()
         y.backward(torch.ones_like(y))
         t2 = time.perf_counter()
@@ -59,24 +64,28 @@ def main():
     torch.set_num_threads(args.threads)
     n, cin, h, w, cout, k, pad = SHAPE
     gflop = 2.0 * n * cout * (h + 2 * pad - k + 1) * (w + 2 * pad - k + 1) * cin * k * k / 1e9
-    rows = {"knseg_forward": [], "knseg_backward": [], "sgemm_forward": [],
-            "torch_forward": [], "torch_backward": []}
+    names = ["knseg_forward", "knseg_backward", "sgemm_forward", "torch_forward",
+             "torch_backward", "torch_pad_forward", "torch_pad_backward"]
+    rows = {name: [] for name in names}
     for _ in range(args.rounds):
         c = run_c(args.bench, args.reps, args.threads)
-        tf, tb = run_torch(args.reps)
         rows["knseg_forward"].append(c["conv_forward"])
         rows["knseg_backward"].append(c["conv_backward"])
         rows["sgemm_forward"].append(c["sgemm_forward"])
-        rows["torch_forward"].append(tf)
-        rows["torch_backward"].append(tb)
+        for prefix, explicit in (("torch_", False), ("torch_pad_", True)):
+            tf, tb = run_torch(args.reps, explicit)
+            rows[prefix + "forward"].append(tf)
+            rows[prefix + "backward"].append(tb)
     print("# %dx%dx%dx%d -> %d, %dx%d pad %d, %d threads, torch %s, %.2f GFLOP forward"
           % (n, cin, h, w, cout, k, k, pad, args.threads, torch.__version__, gflop))
     med = {name: statistics.median(v) for name, v in rows.items()}
     for name, ms in med.items():
         work = gflop * (2 if name.endswith("backward") else 1)
-        print("%-15s %8.2f ms %7.1f GFLOP/s" % (name, ms, work / ms * 1e3))
-    print("forward speed-up over torch:  %.2fx" % (med["torch_forward"] / med["knseg_forward"]))
-    print("backward speed-up over torch: %.2fx" % (med["torch_backward"] / med["knseg_backward"]))
+        print("%-18s %8.2f ms %7.1f GFLOP/s" % (name, ms, work / ms * 1e3))
+    for pass_ in ("forward", "backward"):
+        mine = med["knseg_" + pass_]
+        print("%s speed-up: %.2fx over torch, %.2fx over torch with F.pad"
+              % (pass_, med["torch_" + pass_] / mine, med["torch_pad_" + pass_] / mine))
 
 
 if __name__ == "__main__":
