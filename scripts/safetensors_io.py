@@ -18,7 +18,8 @@ def save(path, tensors, metadata=None):
     blobs = []
     offset = 0
     for name in sorted(tensors):
-        a = np.ascontiguousarray(np.asarray(tensors[name], dtype="<f4"))
+        # np.ascontiguousarray would turn a 0-d array into shape [1]; copy keeps ().
+        a = np.array(tensors[name], dtype="<f4", order="C", copy=True)
         data = a.tobytes()
         header[name] = {"dtype": "F32", "shape": list(a.shape),
                         "data_offsets": [offset, offset + len(data)]}
