@@ -69,7 +69,18 @@ static int parse_pair(const char *s, double *a, double *b)
 	return 0;
 }
 
-/* Options with a number or a word; sets *rc on bad values. */
+/* An iteration count option (at most 10^8) into an int64_t field. */
+static int iteration_count(const char *opt, const char *arg, int lo, int64_t *out)
+{
+	int i;
+	int rc = arg_int("train", opt, arg, lo, 100000000, &i);
+
+	if (!rc)
+		*out = i;
+	return rc;
+}
+
+/* Options with a number: 0, a usage exit status, or -1 when c is not one of them. */
 static int parse_value(struct train_opts *o, int c, const char *arg, double *lr, double *wd)
 {
 	double v;
@@ -83,41 +94,21 @@ static int parse_value(struct train_opts *o, int c, const char *arg, double *lr,
 		return 0;
 	case O_CROP: return arg_size("train", "--crop", arg, 32, 8192, &o->crop_w, &o->crop_h);
 	case O_BATCH: return arg_int("train", "--batch", arg, 1, 1024, &o->batch);
-	case O_ITERS:
-		if (arg_int("train", "--iters", arg, 1, 100000000, &i))
-			return 2;
-		o->iters = i;
-		return 0;
+	case O_ITERS: return iteration_count("--iters", arg, 1, &o->iters);
 	case O_EPOCHS: return arg_int("train", "--epochs", arg, 1, 100000, &o->epochs);
 	case O_LR: return arg_float("train", "--lr", arg, 0, 10, lr);
 	case O_MOMENTUM: return arg_float("train", "--momentum", arg, 0, 0.999, &o->optim.momentum);
 	case O_WD: return arg_float("train", "--weight-decay", arg, 0, 1, wd);
-	case O_WARMUP:
-		if (arg_int("train", "--warmup-iters", arg, 0, 100000000, &i))
-			return 2;
-		o->warmup = i;
-		return 0;
+	case O_WARMUP: return iteration_count("--warmup-iters", arg, 0, &o->warmup);
 	case O_POWER: return arg_float("train", "--poly-power", arg, 0, 10, &o->power);
 	case O_KNP:
 		if (arg_float("train", "--kn-p", arg, 0, 0.9, &v))
 			return 2;
 		o->net.p = (float)v;
 		return 0;
-	case O_VALEVERY:
-		if (arg_int("train", "--val-every", arg, 1, 100000000, &i))
-			return 2;
-		o->val_every = i;
-		return 0;
-	case O_LOGEVERY:
-		if (arg_int("train", "--log-every", arg, 1, 100000000, &i))
-			return 2;
-		o->log_every = i;
-		return 0;
-	case O_STOP:
-		if (arg_int("train", "--stop-after", arg, 1, 100000000, &i))
-			return 2;
-		o->stop_after = i;
-		return 0;
+	case O_VALEVERY: return iteration_count("--val-every", arg, 1, &o->val_every);
+	case O_LOGEVERY: return iteration_count("--log-every", arg, 1, &o->log_every);
+	case O_STOP: return iteration_count("--stop-after", arg, 1, &o->stop_after);
 	case O_THREADS: return arg_int("train", "--threads", arg, 1, 1024, &o->threads);
 	case O_LTHREADS:
 		return arg_int("train", "--loader-threads", arg, 1, 64, &o->loader_threads);

@@ -298,18 +298,20 @@ static void flip_planes(float *x, int c, int h, int w)
 		}
 }
 
-/* Adds softmax(logits) over the k planes of h*w pixels into acc. */
-static void add_softmax(float *acc, const float *logits, int k, size_t hw)
+/* Adds softmax(logits) over the k planes of h*w pixels into acc; e (k) is scratch. */
+static void add_softmax(float *acc, const float *logits, int k, size_t hw, double *e)
 {
 	for (size_t i = 0; i < hw; i++) {
 		double mx = -INFINITY, sum = 0;
 
 		for (int c = 0; c < k; c++)
 			mx = fmax(mx, logits[(size_t)c * hw + i]);
+		for (int c = 0; c < k; c++) {
+			e[c] = exp(logits[(size_t)c * hw + i] - mx);
+			sum += e[c];
+		}
 		for (int c = 0; c < k; c++)
-			sum += exp(logits[(size_t)c * hw + i] - mx);
-		for (int c = 0; c < k; c++)
-			acc[(size_t)c * hw + i] += (float)(exp(logits[(size_t)c * hw + i] - mx) / sum);
+			acc[(size_t)c * hw + i] += (float)(e[c] / sum);
 	}
 }
 
@@ -329,6 +331,7 @@ static int add_pass(struct knseg *ks, const float *img, int h, int w, float scal
 {
 	int k = ks->meta.cfg.num_classes;
 	int hs = (int)lroundf((float)h * scale), ws = (int)lroundf((float)w * scale);
+	double e[255]; /* a checkpoint has at most 255 classes */
 	float *in, *lg, *full;
 	int err;
 
@@ -346,7 +349,7 @@ static int add_pass(struct knseg *ks, const float *img, int h, int w, float scal
 		if (flip)
 			flip_planes(lg, k, hs, ws);
 		upsample_bilinear_forward(full, lg, k, hs, ws, h, w);
-		add_softmax(acc, full, k, (size_t)h * w);
+		add_softmax(acc, full, k, (size_t)h * w, e);
 	}
 	free(full);
 	free(lg);
