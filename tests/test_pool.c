@@ -259,6 +259,93 @@ static void test_gradcheck(void **state)
 	gradcheck_case(1, 2, 8, 6, 3, 1, 1);
 }
 
+/*
+ * The row-major scan of design and pool.h, in float with its NaN rule: the reference for
+ * the split-row scan and the vectorized stride-2 path of pool.c.
+ */
+static void scan_maxpool(float *out, int32_t *argmax, const float *x, const struct pool_geom *g)
+{
+	size_t o = 0;
+
+	for (int p = 0; p < g->n * g->c; p++) {
+		const float *plane = x + (size_t)p * g->h * g->w;
+
+		for (int oy = 0; oy < g->ho; oy++) {
+			for (int ox = 0; ox < g->wo; ox++, o++) {
+				float best = -INFINITY;
+				int32_t at = -1;
+
+				for (int dy = 0; dy < g->kh; dy++) {
+					for (int dx = 0; dx < g->kw; dx++) {
+						int y = oy * g->sh - g->ph + dy;
+						int xx = ox * g->sw - g->pw + dx;
+						float v;
+
+						if (y < 0 || y >= g->h || xx < 0 || xx >= g->w)
+							continue;
+						v = plane[y * g->w + xx];
+						if (at < 0 || v > best || isnan(v)) {
+							best = v;
+							at = y * g->w + xx;
+						}
+					}
+				}
+				out[o] = best;
+				argmax[o] = at;
+			}
+		}
+	}
+}
+
+/*
+ * Values from {-2, -1, 0, 1, 2} (ties everywhere, including across the rows and columns
+ * of a window), rows wider than the fast path's pieces, odd sizes, the pools of the
+ * networks and others; some planes hold NaN and -inf. Values and indices must equal the
+ * scan exactly.
+ */
+static void test_fast_equals_scan(void **state)
+{
+	static const int cases[][7] = {
+		/* c, h, w, k, s, p, planes with NaN (every k-th) */
+		{3, 9, 600, 3, 2, 1, 2}, {2, 8, 1031, 3, 2, 1, 0}, {3, 6, 515, 2, 2, 0, 2},
+		{2, 5, 8, 2, 2, 0, 0},   {2, 7, 7, 3, 2, 0, 0},    {2, 5, 9, 3, 1, 1, 2},
+		{2, 4, 3, 3, 2, 1, 0},   {1, 3, 2, 2, 2, 0, 0},
+	};
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		const int *c = cases[k];
+		struct pool_geom g = pool_geom_make(1, c[0], c[1], c[2], c[3], c[3], c[4], c[4],
+						    c[5], c[5]);
+		size_t ni = in_count(&g), no = out_count(&g), plane = (size_t)g.h * g.w;
+		float *x = xmalloc(ni * sizeof(float)), *got = xmalloc(no * sizeof(float));
+		float *want = xmalloc(no * sizeof(float));
+		int32_t *at = xmalloc(no * sizeof(int32_t)), *want_at = xmalloc(no * sizeof(int32_t));
+		struct rng r;
+
+		rng_init(&r, 50 + k);
+		for (size_t i = 0; i < ni; i++)
+			x[i] = (float)rng_below(&r, 5) - 2.0f;
+		for (int p = 0; c[6] && p < g.c; p += c[6]) {
+			x[p * plane + rng_below(&r, plane)] = NAN;
+			x[p * plane + rng_below(&r, plane)] = NAN;
+			x[p * plane + rng_below(&r, plane)] = -INFINITY;
+		}
+		scan_maxpool(want, want_at, x, &g);
+		maxpool_forward(got, at, x, &g);
+		assert_memory_equal(got, want, no * sizeof(float));
+		assert_memory_equal(at, want_at, no * sizeof(int32_t));
+		memset(got, 0, no * sizeof(float));
+		maxpool_forward(got, NULL, x, &g);
+		assert_memory_equal(got, want, no * sizeof(float));
+		free(x);
+		free(got);
+		free(want);
+		free(at);
+		free(want_at);
+	}
+}
+
 static void test_threads_bitwise(void **state)
 {
 	struct pool_geom g = pool_geom_make(2, 16, 33, 47, 3, 3, 2, 2, 1, 1);
@@ -298,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_geometry),
 		cmocka_unit_test(test_closed_form_2x2),
 		cmocka_unit_test(test_padding_is_minus_infinity),
+		cmocka_unit_test(test_fast_equals_scan),
 		cmocka_unit_test(test_nan_propagates),
 		cmocka_unit_test(test_fixtures),
 		cmocka_unit_test(test_gradcheck),
