@@ -26,7 +26,7 @@
 struct bench_opts {
 	struct net_config cfg;
 	int batch, w, h, threads, iters, warmup;
-	bool json, skip_train, skip_eval;
+	bool json, skip_train, skip_eval, ops;
 };
 
 struct bench_result {
@@ -40,7 +40,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: knseg bench [--arch A] [--head H] [--width W] [--batch N] [--size WxH]\n"
 		"                   [--classes K] [--threads N] [--iters N] [--warmup N]\n"
-		"                   [--only train|eval] [--json]\n\n"
+		"                   [--only train|eval] [--ops] [--json]\n\n"
 		"Times the inference forward pass and the training step (forward, loss, backward,\n"
 		"SGD update) on random data and prints the medians, GFLOP/s and peak memory.\n\n"
 		"  --arch A      knresnet18 | knresnet34 | knresnet50 (default knresnet18)\n"
@@ -52,6 +52,7 @@ static void usage(FILE *out)
 		"  --threads N   threads (default: all cores)\n"
 		"  --iters N     timed repetitions of each (default 5), after --warmup N (default 1)\n"
 		"  --only X      time only the training step or only the forward pass\n"
+		"  --ops         also print the time of each kind of op and of every layer\n"
 		"  --json        print one JSON object\n");
 }
 
@@ -78,6 +79,15 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static double mean(const double *t, int n)
+{
+	double sum = 0;
+
+	for (int i = 0; i < n; i++)
+		sum += t[i];
+	return sum / n;
+}
+
 static double median(double *t, int n)
 {
 	qsort(t, (size_t)n, sizeof(double), cmp_double);
@@ -96,9 +106,81 @@ static void fill_random(struct model *m, uint64_t seed)
 		x[i] = (float)rng_normal(&r);
 }
 
+struct op_times {
+	double *fwd, *bwd; /* per op, summed over the timed iterations */
+};
+
+static void op_times_start(struct model *m, struct op_times *t)
+{
+	t->fwd = xcalloc((size_t)m->g.nops, sizeof(double));
+	t->bwd = xcalloc((size_t)m->g.nops, sizeof(double));
+	m->fwd_seconds = t->fwd;
+	m->bwd_seconds = m->mode == MODEL_TRAIN ? t->bwd : NULL;
+}
+
+/*
+ * Mean milliseconds per iteration of each kind of op, then of every layer, slowest first;
+ * the rest of the step (loss, optimizer, zeroing) is what the ops do not account for.
+ * step_s is the mean time of the timed iterations.
+ */
+static void op_times_print(struct model *m, struct op_times *t, int iters, double step_s,
+			   const char *what)
+{
+	double kind_f[OP_RESIZE + 1] = {0}, kind_b[OP_RESIZE + 1] = {0}, sum = 0;
+	int count[OP_RESIZE + 1] = {0}, *order = xmalloc((size_t)m->g.nops * sizeof(int));
+
+	for (int i = 0; i < m->g.nops; i++) {
+		enum op_kind k = m->g.ops[i].kind;
+
+		kind_f[k] += t->fwd[i];
+		kind_b[k] += t->bwd[i];
+		count[k]++;
+		sum += t->fwd[i] + t->bwd[i];
+		order[i] = i;
+	}
+	printf("\n%s, mean ms per iteration:\n%-14s %5s %9s %9s %6s\n", what, "op", "count",
+	       "forward", "backward", "share");
+	for (int k = 0; k <= OP_RESIZE; k++) {
+		if (count[k])
+			printf("%-14s %5d %9.2f %9.2f %5.1f%%\n", graph_op_kind_name(k), count[k],
+			       1e3 * kind_f[k] / iters, 1e3 * kind_b[k] / iters,
+			       100 * (kind_f[k] + kind_b[k]) / iters / step_s);
+	}
+	printf("%-14s %5s %9s %9s %5.1f%%\n", "rest", "", "", "",
+	       100 * (1 - sum / iters / step_s));
+	/* Insertion sort by total time, slowest first. */
+	for (int i = 1; i < m->g.nops; i++) {
+		for (int j = i; j > 0; j--) {
+			int a = order[j - 1], b = order[j];
+
+			if (t->fwd[a] + t->bwd[a] >= t->fwd[b] + t->bwd[b])
+				break;
+			order[j - 1] = b;
+			order[j] = a;
+		}
+	}
+	printf("layers, slowest first (ms forward, backward; GFLOP/s forward, backward):\n");
+	for (int i = 0; i < m->g.nops; i++) {
+		const struct graph_op *op = &m->g.ops[order[i]];
+		double f = t->fwd[order[i]] / iters, b = t->bwd[order[i]] / iters;
+		double gflop = graph_op_flops(&m->g, op) / 1e9;
+
+		printf("  %-34s %-13s %9.2f %9.2f %7.1f", op->name, graph_op_kind_name(op->kind),
+		       1e3 * f, 1e3 * b, gflop / f);
+		if (b > 0)
+			printf(" %7.1f", 2 * gflop / b);
+		printf("\n");
+	}
+	m->fwd_seconds = m->bwd_seconds = NULL;
+	free(order);
+	free(t->fwd);
+	free(t->bwd);
+}
+
 static int time_eval(const struct bench_opts *o, struct bench_result *res)
 {
 	struct model *m;
+	struct op_times ops;
 	double *t = xmalloc((size_t)o->iters * sizeof(double));
 
 	if (model_create(&m, &o->cfg, o->batch, o->h, o->w, MODEL_EVAL) < 0)
@@ -106,14 +188,19 @@ static int time_eval(const struct bench_opts *o, struct bench_result *res)
 	model_init_weights(m, 1);
 	fill_random(m, 2);
 	for (int i = 0; i < o->warmup + o->iters; i++) {
-		double t0 = now();
+		double t0;
 
+		if (o->ops && i == o->warmup)
+			op_times_start(m, &ops);
+		t0 = now();
 		model_forward(m);
 		if (i >= o->warmup)
 			t[i - o->warmup] = now() - t0;
 	}
 	res->eval_bytes = model_memory_bytes(m);
 	res->fwd_s = median(t, o->iters);
+	if (o->ops)
+		op_times_print(m, &ops, o->iters, mean(t, o->iters), "forward (inference)");
 	res->rss_eval_kb = peak_rss_kb();
 	model_destroy(m);
 	free(t);
@@ -125,6 +212,7 @@ static int time_train(const struct bench_opts *o, struct bench_result *res)
 	struct model *m;
 	struct optim opt;
 	struct optim_config oc = optim_sgd_config(0.01, 0.9, 5e-4, false);
+	struct op_times ops;
 	double *t = xmalloc((size_t)o->iters * sizeof(double));
 	const struct graph_value *out;
 	uint8_t *labels;
@@ -145,8 +233,11 @@ static int time_train(const struct bench_opts *o, struct bench_result *res)
 	state = xmalloc_aligned(optim_state_floats(oc.kind, m->g.param_count) * sizeof(float));
 	optim_init(&opt, &oc, m->g.param_count, state, NULL);
 	for (int i = 0; i < o->warmup + o->iters; i++) {
-		double t0 = now();
+		double t0;
 
+		if (o->ops && i == o->warmup)
+			op_times_start(m, &ops);
+		t0 = now();
 		m->step = i;
 		model_forward(m);
 		model_backward(m, labels, NULL);
@@ -156,6 +247,8 @@ static int time_train(const struct bench_opts *o, struct bench_result *res)
 	}
 	res->train_bytes = model_memory_bytes(m) + optim_state_floats(oc.kind, m->g.param_count) * 4;
 	res->train_s = median(t, o->iters);
+	if (o->ops)
+		op_times_print(m, &ops, o->iters, mean(t, o->iters), "training step");
 	res->rss_train_kb = peak_rss_kb();
 	free(state);
 	free(labels);
@@ -204,7 +297,8 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		{"size", required_argument, 0, 's'},   {"classes", required_argument, 0, 'k'},
 		{"threads", required_argument, 0, 't'}, {"iters", required_argument, 0, 'i'},
 		{"warmup", required_argument, 0, 'u'}, {"only", required_argument, 0, 'o'},
-		{"json", no_argument, 0, 'j'},         {"help", no_argument, 0, 'h'},
+		{"json", no_argument, 0, 'j'},         {"ops", no_argument, 0, 'O'},
+		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	double width = 1.0;
@@ -256,6 +350,9 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		case 'j':
 			o->json = true;
 			break;
+		case 'O':
+			o->ops = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return -1;
@@ -267,6 +364,8 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 	}
 	if (optind < argc)
 		return usage_error("bench", "unexpected argument '%s'", argv[optind]);
+	if (o->json && o->ops)
+		return usage_error("bench", "--ops prints tables: leave out --json");
 	o->cfg.width = (float)width;
 	return 0;
 }
@@ -274,7 +373,7 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 int cmd_bench(int argc, char **argv)
 {
 	struct bench_opts o = {net_config_default(NET_KNRESNET18, NET_HEAD_FCN, 19),
-			       2, 512, 256, 0, 5, 1, false, false, false};
+			       2, 512, 256, 0, 5, 1, false, false, false, false};
 	struct bench_result r = {0};
 	struct graph g;
 	int rc = parse(argc, argv, &o);

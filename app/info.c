@@ -14,12 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const op_names[] = {
-	[OP_KNCONV] = "knconv", [OP_CONV] = "conv",       [OP_KN1X1] = "kernelnorm1x1",
-	[OP_RELU] = "relu",     [OP_MAXPOOL] = "maxpool", [OP_ADD] = "add",
-	[OP_RESIZE] = "resize",
-};
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -66,7 +60,8 @@ static void print_table(const struct graph *g)
 		total_params += params;
 		kernel_desc(op, kernel, sizeof(kernel));
 		snprintf(shape, sizeof(shape), "%dx%dx%d", v->c, v->h, v->w);
-		printf("%-36s %-13s %-20s %-14s %10zu %9.3f\n", op->name, op_names[op->kind], kernel,
+		printf("%-36s %-13s %-20s %-14s %10zu %9.3f\n", op->name,
+		       graph_op_kind_name(op->kind), kernel,
 		       shape, params, graph_op_flops(g, op) / 1e9);
 	}
 	printf("\nparameters: %zu (%.2f M, %.1f MB as float32)\n", total_params,

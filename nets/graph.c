@@ -88,6 +88,18 @@ static double value_size(const struct graph_value *v)
  * count one to a few per element. These small terms keep GFLOP/s honest, they do not
  * change the totals much: the convolutions dominate.
  */
+const char *graph_op_kind_name(enum op_kind kind)
+{
+	static const char *const names[] = {
+		[OP_KNCONV] = "knconv", [OP_CONV] = "conv",       [OP_KN1X1] = "kernelnorm1x1",
+		[OP_RELU] = "relu",     [OP_MAXPOOL] = "maxpool", [OP_ADD] = "add",
+		[OP_RESIZE] = "resize",
+	};
+
+	CHECK((unsigned)kind < sizeof(names) / sizeof(names[0]));
+	return names[kind];
+}
+
 double graph_op_flops(const struct graph *g, const struct graph_op *op)
 {
 	const struct graph_value *in = &g->values[op->in0], *out = &g->values[op->out];

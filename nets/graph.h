@@ -76,6 +76,9 @@ int graph_param(struct graph *g, const char *name, int ndim, const int *dims, fl
 /* Appends an op (copied) and returns its index. */
 int graph_op(struct graph *g, const struct graph_op *op);
 
+/* "knconv", "conv", "kernelnorm1x1", "relu", "maxpool", "add", "resize". */
+const char *graph_op_kind_name(enum op_kind kind);
+
 /* Forward floating-point operations of one op for the whole batch (2 per multiply-add). */
 double graph_op_flops(const struct graph *g, const struct graph_op *op);
 

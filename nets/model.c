@@ -22,6 +22,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct model_op_state {
 	union {
@@ -418,10 +419,23 @@ static void forward_op(struct model *m, int i)
 	}
 }
 
+static double seconds_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 void model_forward(struct model *m)
 {
-	for (int i = 0; i < m->g.nops; i++)
+	for (int i = 0; i < m->g.nops; i++) {
+		double t0 = m->fwd_seconds ? seconds_now() : 0;
+
 		forward_op(m, i);
+		if (m->fwd_seconds)
+			m->fwd_seconds[i] += seconds_now() - t0;
+	}
 }
 
 static void backward_op(struct model *m, int i)
@@ -493,8 +507,12 @@ double model_backward(struct model *m, const uint8_t *labels, const float *class
 	loss = loss_ce_forward_backward(m->dval[m->g.output], m->val[m->g.output], labels,
 					class_weights, 1.0f, &lg);
 	for (int i = m->g.nops - 1; i >= 0; i--) {
+		double t0 = m->bwd_seconds ? seconds_now() : 0;
+
 		zero_input_grads(m, i);
 		backward_op(m, i);
+		if (m->bwd_seconds)
+			m->bwd_seconds[i] += seconds_now() - t0;
 	}
 	return loss;
 }

@@ -48,6 +48,10 @@ struct model {
 	float *grads;  /* g.param_count floats, MODEL_TRAIN only */
 	bool owns_params;
 
+	/* Per op: seconds spent in forward and backward, added to when not NULL (nops each,
+	 * set by the caller; knseg bench --ops). */
+	double *fwd_seconds, *bwd_seconds;
+
 	/* private */
 	float **val, **dval;          /* per value: data and gradient (NULL when none) */
 	struct model_op_state *st;    /* per op */

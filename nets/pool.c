@@ -106,33 +106,42 @@ static void fold_row_stride2(float *restrict out, int32_t *restrict argmax,
 			even[i] = r[2 * i];
 			odd[i] = r[2 * i + 1];
 		}
-		if (g->kw == 3) {
+		if (g->kw == 3)
 			even[n] = r[2 * n];
+		if (argmax && g->kw == 3) {
+			int32_t *at = argmax + a;
+			int base = y * g->w + x0;
+
 			for (int i = 0; i < n; i++) {
-				float m = odd[i] > even[i] ? odd[i] : even[i];
-				int mx = odd[i] > even[i];
+				/* Greater wins; x offsets 0, 1, 2 within the window. */
+				int t1 = odd[i] > even[i];
+				float m = t1 ? odd[i] : even[i];
+				int t2 = even[i + 1] > m;
+				int t;
 
-				mx = even[i + 1] > m ? 2 : mx;
-				m = even[i + 1] > m ? even[i + 1] : m;
-				if (argmax) {
-					int32_t *at = argmax + a;
-					int t = m > o[i];
+				m = t2 ? even[i + 1] : m;
+				t = m > o[i];
+				at[i] += t * (base + 2 * i + t1 + t2 * (2 - t1) - at[i]);
+				o[i] = t ? m : o[i];
+			}
+		} else if (argmax) {
+			int32_t *at = argmax + a;
+			int base = y * g->w + x0;
 
-					at[i] += t * (y * g->w + x0 + 2 * i + mx - at[i]);
-				}
-				o[i] = m > o[i] ? m : o[i];
+			for (int i = 0; i < n; i++) {
+				int t1 = odd[i] > even[i];
+				float m = t1 ? odd[i] : even[i];
+				int t = m > o[i];
+
+				at[i] += t * (base + 2 * i + t1 - at[i]);
+				o[i] = t ? m : o[i];
 			}
 		} else {
 			for (int i = 0; i < n; i++) {
 				float m = odd[i] > even[i] ? odd[i] : even[i];
-				int mx = odd[i] > even[i];
 
-				if (argmax) {
-					int32_t *at = argmax + a;
-					int t = m > o[i];
-
-					at[i] += t * (y * g->w + x0 + 2 * i + mx - at[i]);
-				}
+				if (g->kw == 3)
+					m = even[i + 1] > m ? even[i + 1] : m;
 				o[i] = m > o[i] ? m : o[i];
 			}
 		}
