@@ -15,6 +15,7 @@
 #ifndef KNSEG_NETS_CONV_H
 #define KNSEG_NETS_CONV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct conv_geom {
@@ -33,6 +34,12 @@ struct conv_geom conv_geom_make(int n, int cin, int h, int w, int cout, int kh, 
 				int sh, int sw, const int pad[4]);
 
 size_t conv_workspace_floats(const struct conv_geom *g);
+
+/*
+ * True when the convolution runs as one GEMM per kernel tap on the padded image (stride
+ * 1, many input channels, enough positions) rather than through im2col; see conv.c.
+ */
+bool conv_uses_shifts(const struct conv_geom *g);
 
 void conv_forward(float *out, const float *in, const float *weight, const float *bias,
 		  const struct conv_geom *g, float *ws);

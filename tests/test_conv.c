@@ -114,13 +114,28 @@ static void test_geometry_and_workspace(void **state)
 	size_t ws;
 
 	(void)state;
-	g = geom(2, 256, 64, 128, 256, 2, 1, 1, 1, 1, 1);
-	assert_int_equal(g.ho, 65);
-	assert_int_equal(g.wo, 129);
+	g = geom(2, 64, 128, 256, 256, 2, 1, 1, 1, 1, 1);
+	assert_int_equal(g.ho, 129);
+	assert_int_equal(g.wo, 257);
 	/* The workspace is one band of whole output rows, smaller than the image's. */
+	assert_false(conv_uses_shifts(&g));
 	ws = conv_workspace_floats(&g);
-	assert_int_equal(ws % (256 * 4 * 129), 0);
-	assert_true(ws >= 256 * 4 * 129 && ws < (size_t)256 * 4 * 65 * 129);
+	assert_int_equal(ws % (64 * 4 * 257), 0);
+	assert_true(ws >= 64 * 4 * 257 && ws < (size_t)64 * 4 * 129 * 257);
+	/* With 256 input channels it runs one GEMM per tap on the padded image: weights by
+	 * tap and their gradients, the padded image and its gradient, the wide output. */
+	g = geom(2, 256, 64, 128, 64, 2, 1, 1, 1, 1, 1);
+	assert_true(conv_uses_shifts(&g));
+	assert_int_equal(conv_workspace_floats(&g),
+			 2 * 4 * 64 * 256 + 2 * 256 * 66 * 130 + 64 * 65 * 130);
+	g = geom(1, 256, 65, 129, 64, 2, 1, 0, 0, 0, 0);
+	assert_true(conv_uses_shifts(&g));
+	assert_int_equal(conv_workspace_floats(&g), 2 * 4 * 64 * 256 + 64 * 64 * 129);
+	/* Strided or with few positions, it does not. */
+	g = geom(1, 256, 65, 129, 64, 2, 2, 0, 0, 0, 0);
+	assert_false(conv_uses_shifts(&g));
+	g = geom(1, 724, 8, 16, 724, 2, 1, 1, 1, 1, 1);
+	assert_false(conv_uses_shifts(&g));
 	g = geom(1, 64, 64, 128, 256, 2, 1, 1, 0, 1, 0);
 	assert_int_equal(g.ho, 64);
 	assert_int_equal(g.wo, 128);
@@ -293,22 +308,27 @@ static struct conv_geom random_geom(struct rng *r)
  * [-1, 1], a float sum of m terms errs by about sqrt(m) float epsilons of its typical
  * magnitude, hence rtol 1e-5 with an absolute term 1e-6 * sqrt(m) for sums that cancel,
  * m being the longest sum of the case (K for out and din, n*ho*wo for the weights).
+ * Without bias, NULL goes to both paths and dbias stays zero.
  */
-static void check_against_naive(const struct conv_geom *g, uint64_t seed)
+static void check_against_naive_bias(const struct conv_geom *g, uint64_t seed, bool bias)
 {
 	struct conv_bufs b;
 	struct conv_result want;
 	double terms = fmax(g->cin * g->kh * g->kw, (double)g->n * g->ho * g->wo);
 	double rtol = 1e-5, atol = 1e-6 * sqrt(fmax(terms, 100));
+	const float *bs;
+	float *dbs;
 
 	bufs_init(&b, g);
 	bufs_randomize(&b, seed);
-	conv_forward_naive(b.out, b.in, b.weight, b.bias, g);
-	conv_backward_naive(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g);
+	bs = bias ? b.bias : NULL;
+	dbs = bias ? b.dbias : NULL;
+	conv_forward_naive(b.out, b.in, b.weight, bs, g);
+	conv_backward_naive(b.din, b.dweight, dbs, b.dout, b.in, b.weight, g);
 	want = result_save(&b);
 	bufs_zero_grads(&b);
-	conv_forward(b.out, b.in, b.weight, b.bias, g, b.ws);
-	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
+	conv_forward(b.out, b.in, b.weight, bs, g, b.ws);
+	conv_backward(b.din, b.dweight, dbs, b.dout, b.in, b.weight, g, b.ws);
 	if (!allclose("out", b.out, want.out, b.n_out, rtol, atol) ||
 	    !allclose("din", b.din, want.din, b.n_in, rtol, atol) ||
 	    !allclose("dweight", b.dweight, want.dweight, b.n_w, rtol, atol) ||
@@ -318,6 +338,11 @@ static void check_against_naive(const struct conv_geom *g, uint64_t seed)
 			 g->pad_right, g->pad_top, g->pad_bottom);
 	result_free(&want);
 	bufs_free(&b);
+}
+
+static void check_against_naive(const struct conv_geom *g, uint64_t seed)
+{
+	check_against_naive_bias(g, seed, true);
 }
 
 static void test_fast_matches_naive(void **state)
@@ -354,6 +379,30 @@ static void test_banded_matches_naive(void **state)
 	assert_int_equal(g.ho, 3);
 	assert_int_equal(conv_workspace_floats(&g), (size_t)32 * 9 * g.wo);
 	check_against_naive(&g, 3);
+}
+
+/*
+ * Geometries that take the per-tap GEMMs on the padded image (conv_uses_shifts): every
+ * padding of the networks, none, a wider kernel, a 1x3 one, with and without bias; two
+ * images, so the weight gradients add across images.
+ */
+static void test_shifts_match_naive(void **state)
+{
+	static const int cases[][8] = {
+		/* k_h, k_w, pad left, right, top, bottom, cout, bias */
+		{2, 2, 1, 1, 1, 1, 5, 0}, {2, 2, 1, 0, 1, 0, 3, 1}, {2, 2, 0, 1, 0, 1, 4, 0},
+		{2, 2, 0, 0, 0, 0, 6, 1}, {3, 3, 1, 1, 1, 1, 3, 1}, {3, 3, 2, 1, 0, 2, 2, 0},
+		{1, 3, 1, 1, 0, 0, 3, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const int *c = cases[i];
+		struct conv_geom g = conv_geom_make(2, 128, 32, 70, c[6], c[0], c[1], 1, 1, c + 2);
+
+		assert_true(conv_uses_shifts(&g));
+		check_against_naive_bias(&g, 300 + i, c[7] != 0);
+	}
 }
 
 /* The fixture cases of scripts/ref_conv.py; each has its geometry in conv_<case>_geom. */
@@ -590,6 +639,9 @@ static void test_backward_accumulates(void **state)
 	check_accumulates(&g);
 	g = geom(1, 3, 8, 9, 4, 2, 2, 0, 1, 0, 1);
 	check_accumulates(&g);
+	g = geom(2, 128, 30, 70, 4, 2, 1, 1, 1, 1, 1);
+	assert_true(conv_uses_shifts(&g));
+	check_accumulates(&g);
 }
 
 /* Forward and backward at 1 and 2 threads, compared bit for bit. */
@@ -632,6 +684,13 @@ static void test_threads_bitwise_identical(void **state)
 	g = geom(1, 64, 60, 128, 32, 3, 1, 1, 1, 1, 1);
 	assert_true(conv_workspace_floats(&g) < (size_t)64 * 9 * g.ho * g.wo);
 	check_threads(&g);
+	/* Per-tap GEMMs, their k = 300 split as 256 + 44, unpadded and padded. */
+	g = geom(2, 300, 33, 65, 40, 2, 1, 0, 0, 0, 0);
+	assert_true(conv_uses_shifts(&g));
+	check_threads(&g);
+	g = geom(1, 128, 32, 64, 96, 2, 1, 0, 1, 0, 1);
+	assert_true(conv_uses_shifts(&g));
+	check_threads(&g);
 	kn_set_threads(threads);
 }
 
@@ -644,6 +703,7 @@ int main(void)
 		cmocka_unit_test(test_delta_kernel_shifts),
 		cmocka_unit_test(test_fast_matches_naive),
 		cmocka_unit_test(test_banded_matches_naive),
+		cmocka_unit_test(test_shifts_match_naive),
 		cmocka_unit_test(test_fixtures),
 		cmocka_unit_test(test_gradients_central_differences),
 		cmocka_unit_test(test_backward_accumulates),
