@@ -1,29 +1,156 @@
 #!/bin/sh
-# `make bench`: knseg against the same network in PyTorch, in one run on this machine.
+# `make bench`: knseg against the same network in PyTorch, and OpenBLAS sgemm as the
+# ceiling, all in one run on this machine.
+#
 # Usage: scripts/bench.sh PATH_TO_KNSEG [WORKLOADS_FILE]
-# Each workload line: arch head batch WxH threads (default: the reference workload of
-# the design, KNResNet-18 + fcn, batch 2, 512x256, 2 threads). Prints a table of medians,
-# ratios (PyTorch time / knseg time: above 1 means knseg is faster), GFLOP/s and peak
-# memory. Set BENCH_ITERS to change the timed repetitions (default 5).
+#
+# A workload line: arch head batch WxH threads [reference [iterations]]
+#   reference   boxsum (default) or unfold: the PyTorch KN statistics compared against
+#   iterations  timed repetitions of this line's runs (default: BENCH_ITERS, and for an
+#               unfold reference BENCH_UNFOLD_ITERS, as the unfold layers are slow)
+# '#' starts a comment line. Without a file, the default workloads below run (about five
+# minutes on an idle 2-core machine). knseg is measured once per arch, head, batch, size
+# and threads, so two references of one workload share its knseg figures.
+#
+# Environment: BENCH_ITERS (default 5), BENCH_UNFOLD_ITERS (default 3), BENCH_TIMEOUT
+# (seconds per program run, default 1800), BENCH_RESULTS (a file to keep the JSON lines
+# in). Each run has one untimed warm-up.
+#
+# Prints each command before running it, then the table of scripts/bench_table.py: times
+# are medians, ratios are PyTorch time / knseg time (above 1: knseg is faster). A failed
+# or timed-out run leaves n/a in its cells; the table is printed anyway and the script
+# then exits 1.
 set -eu
 knseg=$1
 workloads=${2:-}
 iters=${BENCH_ITERS:-5}
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+unfold_iters=${BENCH_UNFOLD_ITERS:-3}
+limit=${BENCH_TIMEOUT:-1800}
+py=/usr/bin/python3
+sgemm=$(dirname "$knseg")/tests/bench_sgemm
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+out=$tmp/results.jsonl
+failed=0
 
-run() {
-	arch=$1 head=$2 batch=$3 size=$4 threads=$5
-	common="--arch $arch --head $head --batch $batch --size $size --threads $threads --iters $iters --json"
-	"$knseg" bench $common >>"$out"
-	/usr/bin/python3 scripts/bench_torch.py $common --stats boxsum >>"$out"
+default_workloads() {
+	cat <<'EOF'
+# arch     head batch size     threads reference
+knresnet18 fcn  2     512x256  2       boxsum
+knresnet18 fcn  2     512x256  2       unfold
+knresnet18 fpn  2     512x256  2       boxsum
+knresnet50 fcn  2     512x256  2       boxsum
+knresnet50 fpn  2     512x256  2       boxsum
+knresnet18 fcn  2     512x256  1       boxsum
+knresnet18 fcn  2     1024x512 2       boxsum
+EOF
 }
 
+# Runs one program that prints a JSON line last and appends that line to the results.
+measure() {
+	echo "+ $*"
+	if timeout "$limit" "$@" </dev/null >"$tmp/one"; then
+		tail -n 1 "$tmp/one" >>"$out"
+	else
+		echo "bench: failed with status $?: $*" >&2
+		failed=1
+	fi
+}
+
+is_count() {
+	case $1 in
+	'' | *[!0-9]*) return 1 ;;
+	*) [ "$1" -gt 0 ] ;;
+	esac
+}
+
+# Prints a workload line's fields with the defaults filled in (arch head batch WxH threads
+# reference timed-iterations-of-knseg timed-iterations-of-PyTorch), or fails.
+parse_workload() {
+	[ $# -ge 5 ] && [ $# -le 7 ] || return 1
+	ref=${6:-boxsum} kn_n=${7:-$iters} n=${7:-$iters}
+	[ "$ref" = unfold ] && [ -z "${7:-}" ] && n=$unfold_iters
+	case $ref in
+	boxsum | unfold) ;;
+	*) return 1 ;;
+	esac
+	is_count "$3" && is_count "${4%x*}" && is_count "${4#*x}" && is_count "$5" &&
+		is_count "$kn_n" && is_count "$n" || return 1
+	echo "$1 $2 $3 $4 $5 $ref $kn_n $n"
+}
+
+run_workload() {
+	arch=$1 head=$2 batch=$3 size=$4 threads=$5 ref=$6 kn_n=$7 n=$8
+	printf '{"tool": "workload", "arch": "%s", "head": "%s", "batch": %d, ' \
+		"$arch" "$head" "$batch" >>"$out"
+	printf '"width_px": %d, "height_px": %d, "threads": %d, "reference": "%s"}\n' \
+		"${size%x*}" "${size#*x}" "$threads" "$ref" >>"$out"
+	shape="--arch $arch --head $head --batch $batch --size $size --threads $threads"
+	key="$arch $head $batch $size $threads"
+	if ! grep -qxF "$key" "$tmp/knseg_done"; then
+		echo "$key" >>"$tmp/knseg_done"
+		# shellcheck disable=SC2086
+		measure "$knseg" bench $shape --iters "$kn_n" --json
+	fi
+	# shellcheck disable=SC2086
+	measure "$py" scripts/bench_torch.py $shape --iters "$n" --stats "$ref" --json
+}
+
+start=$(date +%s)
 if [ -n "$workloads" ]; then
-	grep -v '^#' "$workloads" | while read -r a h b s t; do
-		[ -n "$a" ] && run "$a" "$h" "$b" "$s" "$t"
-	done
+	cat "$workloads" >"$tmp/lines"
 else
-	run knresnet18 fcn 2 512x256 2
+	default_workloads >"$tmp/lines"
 fi
-/usr/bin/python3 scripts/bench_table.py "$out"
+: >"$out"
+: >"$tmp/knseg_done"
+: >"$tmp/workloads"
+set -f
+while read -r line; do
+	case $line in '' | '#'*) continue ;; esac
+	# shellcheck disable=SC2086
+	if ! parse_workload $line >>"$tmp/workloads"; then
+		echo "bench: bad workload line '$line'" \
+			"(want: arch head batch WxH threads [boxsum|unfold [iterations]])" >&2
+		failed=1
+	fi
+done <"$tmp/lines"
+set +f
+
+echo "knseg make bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+echo "machine: $(uname -srm), $(nproc) cores, $cpu"
+echo "load average at start: $(cut -d ' ' -f 1-3 /proc/loadavg)"
+echo "commit: $(git describe --always --dirty 2>/dev/null || echo unknown)"
+blas=$(pkg-config --modversion openblas 2>/dev/null || echo '?')
+torch=$("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo '?')
+echo "OpenBLAS $blas, PyTorch $torch"
+echo "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}" \
+	"(knseg and bench_sgemm: passive when unset; PyTorch: its runtime's default)"
+echo "iterations: $iters timed after 1 warm-up (PyTorch with unfold statistics:" \
+	"$unfold_iters); timeout $limit s per run"
+echo "workloads from ${workloads:-the defaults in scripts/bench.sh}"
+echo "(arch head batch WxH threads reference; timed iterations of knseg, of PyTorch):"
+sed 's/^/  /' "$tmp/workloads"
+echo
+
+# The sgemm ceiling at every thread count the workloads use.
+awk '{print $5}' "$tmp/workloads" | sort -un >"$tmp/threads"
+while read -r t; do
+	measure env OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" "$sgemm" --threads "$t" --json
+done <"$tmp/threads"
+while read -r a h b s t r kn_n n; do
+	run_workload "$a" "$h" "$b" "$s" "$t" "$r" "$kn_n" "$n"
+done <"$tmp/workloads"
+
+echo
+"$py" scripts/bench_table.py "$out" || failed=1
+if [ -n "${BENCH_RESULTS:-}" ]; then
+	cp "$out" "$BENCH_RESULTS"
+fi
+echo
+echo "wall time: $(($(date +%s) - start)) s"
+if [ "$failed" != 0 ]; then
+	echo "bench: some runs failed (n/a in the table)" >&2
+	exit 1
+fi

@@ -8,8 +8,10 @@ The same network as knseg (scripts/knseg_torch.py, statistics dropout p = 0.05),
 input and labels, SGD with momentum 0.9 and weight decay 5e-4. The forward pass runs in
 eval mode under torch.no_grad() (expected-mode statistics, as knseg's default); the
 training step is forward, cross-entropy, backward and the optimizer step. Prints medians
-and the peak resident memory of the process (ru_maxrss), measured after the forward
-timings and again after the training timings.
+and the peak resident memory of the process (ru_maxrss): before the model is built (what
+the libraries alone hold, peak_rss_start_kb), after the forward timings
+(peak_rss_eval_kb) and after the training timings (peak_rss_kb). One process runs both
+passes, inference first, as `knseg bench` does.
 """
 import argparse
 import json
@@ -55,7 +57,11 @@ def main():
     ap.add_argument("--only", choices=["train", "eval"])
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    w, h = (int(v) for v in a.size.lower().split("x"))
+    try:
+        w, h = (int(v) for v in a.size.lower().split("x"))
+    except ValueError:
+        ap.error("--size %s is not WxH" % a.size)
+    start_kb = peak_rss_kb()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = knseg_torch.SegNet(a.arch, a.head, a.classes, a.width, p=0.05, stats=a.stats)
@@ -63,7 +69,8 @@ def main():
     y = torch.randint(0, a.classes, (a.batch, h, w))
     res = {"tool": "pytorch-" + a.stats, "torch": torch.__version__, "arch": a.arch,
            "head": a.head, "width": a.width, "batch": a.batch, "width_px": w,
-           "height_px": h, "threads": a.threads, "forward_s": 0.0, "train_step_s": 0.0}
+           "height_px": h, "threads": a.threads, "forward_s": 0.0, "train_step_s": 0.0,
+           "peak_rss_start_kb": start_kb}
 
     if a.only != "train":
         model.eval()
