@@ -95,34 +95,98 @@ void upsample_bilinear_forward(float *out, const float *in, int planes, int h, i
 }
 
 /*
- * One plane: din (h, w) += scatter of dout (ho, wo).
- * Differentiates o[j] = r.l0 * (c->l0 * row0[c->i0] + c->l1 * row0[c->i1])
- *                     + r.l1 * (c->l0 * row1[c->i0] + c->l1 * row1[c->i1]).
+ * The output columns of one tile grouped by the input column they read: for local input
+ * column u (input column base + u), first taps i0 == base + u are the output columns
+ * [run0[u].lo, run0[u].hi) and second taps [run1[u].lo, run1[u].hi), both contiguous
+ * because taps never move left as the output column grows. The input columns a tile
+ * spans are at most UPSAMPLE_SPAN (upsample_tile_cols shortens the tile when shrinking).
+ */
+#define UPSAMPLE_SPAN (2 * UPSAMPLE_TILE)
+
+struct upsample_runs {
+	int base, count;
+	float l0[UPSAMPLE_TILE], l1[UPSAMPLE_TILE];
+	struct {
+		int lo, hi;
+	} run0[UPSAMPLE_SPAN], run1[UPSAMPLE_SPAN];
+};
+
+/*
+ * Fills cols for up to UPSAMPLE_TILE output columns from x0 and returns how many were
+ * taken: fewer when shrinking strongly, so that they span at most UPSAMPLE_SPAN input
+ * columns. One column spans at most two, so at least one is always taken.
+ */
+static int upsample_tile_cols(struct upsample_tap *cols, float sx, int x0, int w, int wo)
+{
+	int nx = wo - x0 < UPSAMPLE_TILE ? wo - x0 : UPSAMPLE_TILE;
+
+	for (int j = 0; j < nx; j++) {
+		cols[j] = upsample_tap_at(sx, x0 + j, w, wo);
+		if (cols[j].i1 - cols[0].i0 + 1 > UPSAMPLE_SPAN)
+			return j;
+	}
+	return nx;
+}
+
+static void upsample_runs_make(struct upsample_runs *r, const struct upsample_tap *cols,
+			       int nx)
+{
+	r->base = cols[0].i0;
+	r->count = cols[nx - 1].i1 - r->base + 1;
+	CHECK(r->count <= UPSAMPLE_SPAN);
+	for (int u = 0; u < r->count; u++) {
+		r->run0[u].lo = r->run0[u].hi = 0;
+		r->run1[u].lo = r->run1[u].hi = 0;
+	}
+	for (int j = nx - 1; j >= 0; j--) {
+		int u0 = cols[j].i0 - r->base, u1 = cols[j].i1 - r->base;
+
+		r->l0[j] = cols[j].l0;
+		r->l1[j] = cols[j].l1;
+		if (r->run0[u0].hi == 0)
+			r->run0[u0].hi = j + 1;
+		r->run0[u0].lo = j;
+		if (r->run1[u1].hi == 0)
+			r->run1[u1].hi = j + 1;
+		r->run1[u1].lo = j;
+	}
+}
+
+/*
+ * One plane: din (h, w) += the adjoint of upsample_plane applied to dout (ho, wo).
+ * Per output row and tile, the adjoint along the row is gathered per input column from
+ * its runs (two short dot products, where a scatter would chain every addition through
+ * memory), then added to the two input rows the output row reads, with its row weights.
  */
 static void upsample_plane_backward(float *din, const float *dout, int h, int w, int ho,
 				    int wo)
 {
 	struct upsample_tap cols[UPSAMPLE_TILE];
+	struct upsample_runs runs;
 	float sy = (float)h / (float)ho, sx = (float)w / (float)wo;
+	float adj[UPSAMPLE_SPAN];
 
-	for (int x0 = 0; x0 < wo; x0 += UPSAMPLE_TILE) {
-		int nx = wo - x0 < UPSAMPLE_TILE ? wo - x0 : UPSAMPLE_TILE;
-
-		for (int j = 0; j < nx; j++)
-			cols[j] = upsample_tap_at(sx, x0 + j, w, wo);
+	for (int x0 = 0, nx; x0 < wo; x0 += nx) {
+		nx = upsample_tile_cols(cols, sx, x0, w, wo);
+		upsample_runs_make(&runs, cols, nx);
 		for (int y = 0; y < ho; y++) {
 			struct upsample_tap r = upsample_tap_at(sy, y, h, ho);
-			float *row0 = din + (size_t)r.i0 * w, *row1 = din + (size_t)r.i1 * w;
+			float *row0 = din + (size_t)r.i0 * w + runs.base;
+			float *row1 = din + (size_t)r.i1 * w + runs.base;
 			const float *d = dout + (size_t)y * wo + x0;
 
-			for (int j = 0; j < nx; j++) {
-				const struct upsample_tap *c = &cols[j];
-				float g0 = r.l0 * d[j], g1 = r.l1 * d[j];
+			for (int u = 0; u < runs.count; u++) {
+				float a = 0;
 
-				row0[c->i0] += c->l0 * g0;
-				row0[c->i1] += c->l1 * g0;
-				row1[c->i0] += c->l0 * g1;
-				row1[c->i1] += c->l1 * g1;
+				for (int j = runs.run0[u].lo; j < runs.run0[u].hi; j++)
+					a += runs.l0[j] * d[j];
+				for (int j = runs.run1[u].lo; j < runs.run1[u].hi; j++)
+					a += runs.l1[j] * d[j];
+				adj[u] = a;
+			}
+			for (int u = 0; u < runs.count; u++) {
+				row0[u] += r.l0 * adj[u];
+				row1[u] += r.l1 * adj[u];
 			}
 		}
 	}
