@@ -8,18 +8,23 @@
 #   reference   boxsum (default) or unfold: the PyTorch KN statistics compared against
 #   iterations  timed repetitions of this line's runs (default: BENCH_ITERS, and for an
 #               unfold reference BENCH_UNFOLD_ITERS, as the unfold layers are slow)
-# '#' starts a comment line. Without a file, the default workloads below run (about five
-# minutes on an idle 2-core machine). knseg is measured once per arch, head, batch, size
-# and threads, so two references of one workload share its knseg figures.
+# '#' starts a comment line. Without a file, the default workloads below run (6 minutes
+# on this 2-core machine). knseg is measured once per arch, head, batch, size and threads,
+# so two references of one workload share its knseg figures.
 #
 # Environment: BENCH_ITERS (default 5), BENCH_UNFOLD_ITERS (default 3), BENCH_TIMEOUT
 # (seconds per program run, default 1800), BENCH_RESULTS (a file to keep the JSON lines
 # in). Each run has one untimed warm-up.
 #
-# Prints each command before running it, then the table of scripts/bench_table.py: times
-# are medians, ratios are PyTorch time / knseg time (above 1: knseg is faster). A failed
-# or timed-out run leaves n/a in its cells; the table is printed anyway and the script
-# then exits 1.
+# Prints each command (with the load average) before running it, then the report of
+# scripts/bench_table.py: times are medians, ratios are PyTorch time / knseg time (above
+# 1: knseg is faster). A failed or timed-out run leaves n/a in its cells; the report is
+# printed anyway and the script then exits 1.
+#
+# Run it on a quiet machine. PyTorch keeps its OpenMP runtime's default waiting (its
+# threads spin: faster alone, but a 2-thread training step took 8.9 s instead of about
+# 1 s while another job held a core), knseg waits passively; the report warns when its
+# own figures show that the cores were shared.
 set -eu
 knseg=$1
 workloads=${2:-}
@@ -47,8 +52,9 @@ EOF
 }
 
 # Runs one program that prints a JSON line last and appends that line to the results.
+# The load average beside each command tells which runs shared the cores.
 measure() {
-	echo "+ $*"
+	echo "+ $*  # load $(cut -d ' ' -f 1 /proc/loadavg)"
 	if timeout "$limit" "$@" </dev/null >"$tmp/one"; then
 		tail -n 1 "$tmp/one" >>"$out"
 	else
@@ -134,14 +140,19 @@ echo "(arch head batch WxH threads reference; timed iterations of knseg, of PyTo
 sed 's/^/  /' "$tmp/workloads"
 echo
 
-# The sgemm ceiling at every thread count the workloads use.
+# The sgemm ceiling at every thread count the workloads use, before and after them: the
+# table takes the better, and a difference between the two shows a busy machine.
 awk '{print $5}' "$tmp/workloads" | sort -un >"$tmp/threads"
-while read -r t; do
-	measure env OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" "$sgemm" --threads "$t" --json
-done <"$tmp/threads"
+sgemm_all() {
+	while read -r t; do
+		measure env OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" "$sgemm" --threads "$t" --json
+	done <"$tmp/threads"
+}
+sgemm_all
 while read -r a h b s t r kn_n n; do
 	run_workload "$a" "$h" "$b" "$s" "$t" "$r" "$kn_n" "$n"
 done <"$tmp/workloads"
+sgemm_all
 
 echo
 "$py" scripts/bench_table.py "$out" || failed=1
@@ -149,7 +160,8 @@ if [ -n "${BENCH_RESULTS:-}" ]; then
 	cp "$out" "$BENCH_RESULTS"
 fi
 echo
-echo "wall time: $(($(date +%s) - start)) s"
+echo "wall time: $(($(date +%s) - start)) s, load average at the end:" \
+	"$(cut -d ' ' -f 1-3 /proc/loadavg)"
 if [ "$failed" != 0 ]; then
 	echo "bench: some runs failed (n/a in the table)" >&2
 	exit 1

@@ -89,13 +89,13 @@ def load(path):
 class Results:
     def __init__(self, rows):
         self.by_tool = {}  # tool -> key -> first row
-        self.sgemm = {}  # threads -> row
+        self.sgemm = {}  # threads -> rows, in the order measured
         self.workloads = []  # (key, reference tool)
         for r in rows:
             if r["tool"] == "workload":
                 self.workloads.append((key(r), "pytorch-" + str(r.get("reference", "boxsum"))))
             elif r["tool"] == "sgemm":
-                self.sgemm.setdefault(r.get("threads"), r)
+                self.sgemm.setdefault(r.get("threads"), []).append(r)
             else:
                 self.by_tool.setdefault(r["tool"], {}).setdefault(key(r), r)
         if not any(r["tool"] == "workload" for r in rows):
@@ -107,7 +107,9 @@ class Results:
         return self.by_tool.get(tool, {}).get(k)
 
     def peak(self, threads):
-        return num(self.sgemm.get(threads), "gflops")
+        """The best sgemm figure measured at this thread count."""
+        runs = [num(r, "gflops") for r in self.sgemm.get(threads, [])]
+        return max((g for g in runs if g is not None), default=None)
 
 
 def print_table(header, rows, left=2):
@@ -125,18 +127,49 @@ def print_table(header, rows, left=2):
 
 
 def print_sgemm(res):
-    print("OpenBLAS sgemm through nets/gemm.h (best run of the fastest shape):")
+    print("OpenBLAS sgemm through nets/gemm.h (best run of the fastest shape; measured before\n"
+          "and after the workloads, the better counts):")
     for t in sorted(res.sgemm, key=lambda v: v if isinstance(v, int) else 0):
-        s = res.sgemm[t]
-        listed = s.get("shapes") if isinstance(s.get("shapes"), list) else []
-        shapes = ", ".join("%sx%sx%s %s" % (sh.get("m"), sh.get("n"), sh.get("k"),
-                                            fmt(num(sh, "gflops"), "%.1f"))
-                           for sh in listed if isinstance(sh, dict))
-        print("  %s thread%s: %s GFLOP/s (m x n x k: %s)" % (
-            t, "" if t == 1 else "s", fmt(num(s, "gflops"), "%.1f"), shapes))
+        runs = res.sgemm[t]
+        best = max(runs, key=lambda r: num(r, "gflops") or 0)
+        listed = best.get("shapes") if isinstance(best.get("shapes"), list) else []
+        print("  %s thread%s: %s GFLOP/s (runs %s; best run: %s)" % (
+            t, "" if t == 1 else "s", fmt(res.peak(t), "%.1f"),
+            ", ".join(fmt(num(r, "gflops"), "%.1f") for r in runs),
+            ", ".join("%sx%sx%s %s" % (sh.get("m"), sh.get("n"), sh.get("k"),
+                                       fmt(num(sh, "gflops"), "%.1f"))
+                      for sh in listed if isinstance(sh, dict))))
     if not res.sgemm:
         print("  n/a")
     print()
+
+
+def print_warnings(res):
+    """Signs that other work shared the cores during the run."""
+    warn = []
+    one = res.peak(1)
+    for t, runs in res.sgemm.items():
+        got = [g for g in (num(r, "gflops") for r in runs) if g is not None]
+        if len(got) > 1 and min(got) < 0.85 * max(got):
+            warn.append("sgemm at %s threads ran at %.0f and %.0f GFLOP/s before and after"
+                        % (t, got[0], got[-1]))
+        if isinstance(t, int) and t > 1 and one and res.peak(t) < 0.75 * t * one:
+            warn.append("sgemm at %d threads is only %.2fx its 1-thread speed"
+                        % (t, res.peak(t) / one))
+    for k, kn in res.by_tool.get("knseg", {}).items():
+        if (pct(num(kn, "train_gflops"), res.peak(k[6])) or 0) > 100:
+            warn.append("%s trains faster than the sgemm peak measured" % label(k))
+    for a, b in scaling_pairs(list(res.by_tool.get("knseg", {})), (6,)):
+        for tool, rows in sorted(res.by_tool.items()):
+            if (ratio(num(rows.get(a), "train_step_s"), num(rows.get(b), "train_step_s"))
+                    or 1) < 0.9:
+                warn.append("%s trains slower at %s threads than at %s (%s)"
+                            % (tool, b[6], a[6], label(a)))
+    if warn:
+        print("WARNING: the machine was busy during this run, its ratios are not to be "
+              "trusted:")
+        print("\n".join("  " + w for w in warn))
+        print()
 
 
 def print_main(res):
@@ -293,6 +326,7 @@ def main():
         return 2
     res = Results(load(sys.argv[1]))
     print_sgemm(res)
+    print_warnings(res)
     print_main(res)
     print_details(res)
     print_scaling(res)
