@@ -23,8 +23,8 @@
 #
 # Run it on a quiet machine. PyTorch keeps its OpenMP runtime's default waiting (its
 # threads spin: faster alone, but a 2-thread training step took 8.9 s instead of about
-# 1 s while another job held a core), knseg waits passively; the report warns when its
-# own figures show that the cores were shared.
+# 1 s while another job held a core), knseg spins briefly then sleeps (app/main.c); the
+# report warns when its own figures show that the cores were shared.
 set -eu
 knseg=$1
 workloads=${2:-}
@@ -131,8 +131,8 @@ echo "commit: $(git describe --always --dirty 2>/dev/null || echo unknown)"
 blas=$(pkg-config --modversion openblas 2>/dev/null || echo '?')
 torch=$("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo '?')
 echo "OpenBLAS $blas, PyTorch $torch"
-echo "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}" \
-	"(knseg and bench_sgemm: passive when unset; PyTorch: its runtime's default)"
+echo "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}" \
+	"(knseg and bench_sgemm: 30000 spins when both are unset; PyTorch: its runtime's default)"
 echo "iterations: $iters timed after 1 warm-up (PyTorch with unfold statistics:" \
 	"$unfold_iters); timeout $limit s per run"
 echo "workloads from ${workloads:-the defaults in scripts/bench.sh}"
@@ -145,7 +145,11 @@ echo
 awk '{print $5}' "$tmp/workloads" | sort -un >"$tmp/threads"
 sgemm_all() {
 	while read -r t; do
-		measure env OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" "$sgemm" --threads "$t" --json
+		if [ -n "${GOMP_SPINCOUNT:-}${OMP_WAIT_POLICY:-}" ]; then
+			measure "$sgemm" --threads "$t" --json
+		else
+			measure env GOMP_SPINCOUNT=30000 "$sgemm" --threads "$t" --json
+		fi
 	done <"$tmp/threads"
 }
 sgemm_all
