@@ -7,6 +7,8 @@
  */
 #include "nets/activation.h"
 
+#include <string.h>
+
 /* Below this many elements the loops stay on the calling thread. */
 #define ELEMENTWISE_PARALLEL_MIN 32768
 
@@ -29,6 +31,13 @@ void relu_backward(float *din, const float *dout, const float *x, size_t n)
 		din[i] += x[i] > 0.0f ? dout[i] : 0.0f;
 }
 
+void relu_backward_set(float *din, const float *dout, const float *x, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= ELEMENTWISE_PARALLEL_MIN)
+	for (size_t i = 0; i < n; i++)
+		din[i] = x[i] > 0.0f ? dout[i] : 0.0f;
+}
+
 void residual_add_forward(float *out, const float *a, const float *b, size_t n)
 {
 #pragma omp parallel for schedule(static) if (n >= ELEMENTWISE_PARALLEL_MIN)
@@ -49,4 +58,12 @@ void residual_add_backward(float *da, float *db, const float *dout, size_t n)
 		for (size_t i = 0; i < n; i++)
 			db[i] += dout[i];
 	}
+}
+
+void residual_add_backward_set(float *da, float *db, const float *dout, size_t n)
+{
+	if (da)
+		memcpy(da, dout, n * sizeof(float));
+	if (db)
+		memcpy(db, dout, n * sizeof(float));
 }

@@ -33,4 +33,11 @@ void residual_add_forward(float *out, const float *a, const float *b, size_t n);
 /* da (n) += dout, db (n) += dout; da or db may be NULL. */
 void residual_add_backward(float *da, float *db, const float *dout, size_t n);
 
+/*
+ * The same two, OVERWRITING din (da, db) instead of adding to it: for the first gradient
+ * a backward pass writes to a value, which then needs no zeroing beforehand.
+ */
+void relu_backward_set(float *din, const float *dout, const float *x, size_t n);
+void residual_add_backward_set(float *da, float *db, const float *dout, size_t n);
+
 #endif

@@ -438,6 +438,19 @@ void model_forward(struct model *m)
 	}
 }
 
+/*
+ * True when op i is the first (in backward order) to write the gradient of value v: its
+ * last reader in forward order. ReLU and add then overwrite it (their _set forms), and
+ * zero_input_grads leaves it alone; an add of a value to itself accumulates as usual.
+ */
+static bool writes_first(const struct model *m, int i, int v)
+{
+	const struct graph_op *op = &m->g.ops[i];
+	bool elementwise = op->kind == OP_RELU || (op->kind == OP_ADD && op->in0 != op->in1);
+
+	return elementwise && v >= 0 && m->dval[v] && m->last[v] == i;
+}
+
 static void backward_op(struct model *m, int i)
 {
 	const struct graph_op *op = &m->g.ops[i];
@@ -462,16 +475,25 @@ static void backward_op(struct model *m, int i)
 			kernelnorm1x1_backward(din, dout, &cache, in, &st->geom.kn1);
 		break;
 	case OP_RELU:
-		if (din)
+		if (din && writes_first(m, i, op->in0))
+			relu_backward_set(din, dout, in, value_count(m, op->in0));
+		else if (din)
 			relu_backward(din, dout, in, value_count(m, op->in0));
 		break;
 	case OP_MAXPOOL:
 		if (din)
 			maxpool_backward(din, dout, st->argmax, &st->geom.pool);
 		break;
-	case OP_ADD:
-		residual_add_backward(din, m->dval[op->in1], dout, value_count(m, op->out));
+	case OP_ADD: {
+		float *da = din, *db = m->dval[op->in1];
+		bool set_a = writes_first(m, i, op->in0), set_b = writes_first(m, i, op->in1);
+
+		residual_add_backward_set(set_a ? da : NULL, set_b ? db : NULL, dout,
+					  value_count(m, op->out));
+		residual_add_backward(set_a ? NULL : da, set_b ? NULL : db, dout,
+				      value_count(m, op->out));
 		break;
+	}
 	case OP_RESIZE:
 		if (din)
 			upsample_bilinear_backward(din, dout, m->n * vi->c, vi->h, vi->w, vo->h,
@@ -481,7 +503,7 @@ static void backward_op(struct model *m, int i)
 }
 
 /* Zeroes the gradients of op i's inputs that op i is the first (in backward order) to
- * write: their last reader in forward order. */
+ * write, unless it overwrites them (writes_first). */
 static void zero_input_grads(struct model *m, int i)
 {
 	const struct graph_op *op = &m->g.ops[i];
@@ -490,7 +512,7 @@ static void zero_input_grads(struct model *m, int i)
 	for (int k = 0; k < 2; k++) {
 		int v = ins[k];
 
-		if (v >= 0 && m->dval[v] && m->last[v] == i)
+		if (v >= 0 && m->dval[v] && m->last[v] == i && !writes_first(m, i, v))
 			memset(m->dval[v], 0, value_count(m, v) * sizeof(float));
 	}
 }

@@ -133,6 +133,25 @@ static void test_add_aliasing_accumulation_and_null(void **state)
 	assert_true(db[0] == 2 && db[1] == -2 && db[2] == 4 && db[3] == -4);
 }
 
+/* The _set forms overwrite what was there (NaN here) with what the += forms add to 0. */
+static void test_backward_set_overwrites(void **state)
+{
+	const float x[5] = {-1, 0, 2, NAN, 3}, dout[5] = {1, 2, 3, 4, 5};
+	const float relu_want[5] = {0, 0, 3, 0, 5};
+	float din[5], da[5], db[5];
+
+	(void)state;
+	for (int i = 0; i < 5; i++)
+		din[i] = da[i] = db[i] = NAN;
+	relu_backward_set(din, dout, x, 5);
+	assert_memory_equal(din, relu_want, sizeof(relu_want));
+	residual_add_backward_set(da, NULL, dout, 5);
+	assert_memory_equal(da, dout, sizeof(dout));
+	assert_true(isnan(db[0]));
+	residual_add_backward_set(NULL, db, dout, 5);
+	assert_memory_equal(db, dout, sizeof(dout));
+}
+
 /* Context of the double references: an upstream gradient r contracted with the output. */
 struct elementwise_ctx {
 	const double *r, *other;
@@ -234,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_relu_fixture),
 		cmocka_unit_test(test_add_fixture),
 		cmocka_unit_test(test_add_aliasing_accumulation_and_null),
+		cmocka_unit_test(test_backward_set_overwrites),
 		cmocka_unit_test(test_gradcheck),
 		cmocka_unit_test(test_threads_bitwise),
 	};
