@@ -299,10 +299,41 @@ static void scan_maxpool(float *out, int32_t *argmax, const float *x, const stru
 
 /*
  * Values from {-2, -1, 0, 1, 2} (ties everywhere, including across the rows and columns
- * of a window), rows wider than the fast path's pieces, odd sizes, the pools of the
- * networks and others; some planes hold NaN and -inf. Values and indices must equal the
- * scan exactly.
+ * of a window); every nan_every-th plane (none when 0) holds NaN and -inf. Values and
+ * indices must equal the scan exactly, with and without argmax.
  */
+static void check_equals_scan(const struct pool_geom *g, int nan_every, uint64_t seed)
+{
+	size_t ni = in_count(g), no = out_count(g), plane = (size_t)g->h * g->w;
+	float *x = xmalloc(ni * sizeof(float)), *got = xmalloc(no * sizeof(float));
+	float *want = xmalloc(no * sizeof(float));
+	int32_t *at = xmalloc(no * sizeof(int32_t)), *want_at = xmalloc(no * sizeof(int32_t));
+	struct rng r;
+
+	rng_init(&r, seed);
+	for (size_t i = 0; i < ni; i++)
+		x[i] = (float)rng_below(&r, 5) - 2.0f;
+	for (int p = 0; nan_every && p < g->n * g->c; p += nan_every) {
+		x[p * plane + rng_below(&r, plane)] = NAN;
+		x[p * plane + rng_below(&r, plane)] = NAN;
+		x[p * plane + rng_below(&r, plane)] = -INFINITY;
+	}
+	scan_maxpool(want, want_at, x, g);
+	maxpool_forward(got, at, x, g);
+	if (memcmp(got, want, no * sizeof(float)) || memcmp(at, want_at, no * sizeof(int32_t)))
+		fail_msg("pool %dx%d, kernel %dx%d stride %dx%d pad %dx%d", g->h, g->w, g->kh,
+			 g->kw, g->sh, g->sw, g->ph, g->pw);
+	memset(got, 0, no * sizeof(float));
+	maxpool_forward(got, NULL, x, g);
+	assert_memory_equal(got, want, no * sizeof(float));
+	free(x);
+	free(got);
+	free(want);
+	free(at);
+	free(want_at);
+}
+
+/* Rows wider than the fast path's pieces, odd sizes, the pools of the networks, others. */
 static void test_fast_equals_scan(void **state)
 {
 	static const int cases[][7] = {
@@ -317,32 +348,36 @@ static void test_fast_equals_scan(void **state)
 		const int *c = cases[k];
 		struct pool_geom g = pool_geom_make(1, c[0], c[1], c[2], c[3], c[3], c[4], c[4],
 						    c[5], c[5]);
-		size_t ni = in_count(&g), no = out_count(&g), plane = (size_t)g.h * g.w;
-		float *x = xmalloc(ni * sizeof(float)), *got = xmalloc(no * sizeof(float));
-		float *want = xmalloc(no * sizeof(float));
-		int32_t *at = xmalloc(no * sizeof(int32_t)), *want_at = xmalloc(no * sizeof(int32_t));
-		struct rng r;
 
-		rng_init(&r, 50 + k);
-		for (size_t i = 0; i < ni; i++)
-			x[i] = (float)rng_below(&r, 5) - 2.0f;
-		for (int p = 0; c[6] && p < g.c; p += c[6]) {
-			x[p * plane + rng_below(&r, plane)] = NAN;
-			x[p * plane + rng_below(&r, plane)] = NAN;
-			x[p * plane + rng_below(&r, plane)] = -INFINITY;
-		}
-		scan_maxpool(want, want_at, x, &g);
-		maxpool_forward(got, at, x, &g);
-		assert_memory_equal(got, want, no * sizeof(float));
-		assert_memory_equal(at, want_at, no * sizeof(int32_t));
-		memset(got, 0, no * sizeof(float));
-		maxpool_forward(got, NULL, x, &g);
-		assert_memory_equal(got, want, no * sizeof(float));
-		free(x);
-		free(got);
-		free(want);
-		free(at);
-		free(want_at);
+		check_equals_scan(&g, c[6], 50 + k);
+	}
+}
+
+/*
+ * The fast path's choice depends on the column geometry alone (stride 2, width 2 or 3):
+ * a 2-wide kernel with a padding column (windows cut on the left, pieces that start at
+ * column 1), kernels of another height and vertical stride, widths of 1 to 6 where the
+ * cut windows meet, and odd widths across pieces; two images.
+ */
+static void test_fast_equals_scan_shapes(void **state)
+{
+	static const int cases[][9] = {
+		/* h, w, kh, kw, sh, sw, ph, pw, planes with NaN */
+		{4, 515, 2, 2, 2, 2, 1, 1, 3}, {5, 514, 2, 2, 2, 2, 1, 1, 0},
+		{3, 601, 1, 3, 1, 2, 0, 1, 0}, {6, 517, 3, 2, 1, 2, 1, 1, 2},
+		{7, 9, 1, 2, 3, 2, 0, 0, 0},   {5, 1, 3, 3, 2, 2, 1, 1, 0},
+		{4, 1, 2, 2, 2, 2, 1, 1, 0},   {3, 2, 3, 3, 2, 2, 1, 1, 0},
+		{3, 3, 2, 2, 2, 2, 1, 1, 0},   {3, 4, 3, 3, 2, 2, 1, 1, 0},
+		{3, 5, 3, 2, 2, 2, 0, 1, 0},   {3, 6, 2, 3, 1, 2, 1, 0, 0},
+	};
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		const int *c = cases[k];
+		struct pool_geom g = pool_geom_make(2, 3, c[0], c[1], c[2], c[3], c[4], c[5], c[6],
+						    c[7]);
+
+		check_equals_scan(&g, c[8], 90 + k);
 	}
 }
 
@@ -386,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_closed_form_2x2),
 		cmocka_unit_test(test_padding_is_minus_infinity),
 		cmocka_unit_test(test_fast_equals_scan),
+		cmocka_unit_test(test_fast_equals_scan_shapes),
 		cmocka_unit_test(test_nan_propagates),
 		cmocka_unit_test(test_fixtures),
 		cmocka_unit_test(test_gradcheck),
