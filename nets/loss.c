@@ -4,7 +4,7 @@
  * The logits of one pixel are k values hw apart. Pixels are processed in blocks of
  * consecutive positions of one image, so every inner loop runs over contiguous memory:
  * the block's maxima, then exp(x - max) for every class into a stack scratch (so the
- * fused pass calls expf once per logit), then the sums, the losses and the gradients.
+ * fused pass computes exp once per logit), then the sums, the losses and the gradients.
  *
  * Determinism: the pixels are cut into LOSS_CHUNKS ranges fixed by the pixel count alone;
  * each range sums its losses in double in order and the ranges are added in order, so
@@ -13,6 +13,7 @@
 #include "nets/loss.h"
 
 #include "io/error.h"
+#include "nets/fastexp.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -99,7 +100,7 @@ static double loss_block(const struct loss_pass *lp, int img, int s, int nb, flo
 	/* Subtracting the maximum keeps expf in range: every term is at most 1. */
 	for (int c = 0; c < g->k; c++) {
 		for (int j = 0; j < nb; j++) {
-			e[c * nb + j] = expf(x[c * hw + j] - mx[j]);
+			e[c * nb + j] = kn_exp_nonpositive(x[c * hw + j] - mx[j]);
 			sum[j] += e[c * nb + j];
 		}
 	}
