@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* Every buffer of one convolution, sized from its geometry. */
 struct conv_bufs {
@@ -308,14 +310,30 @@ static struct conv_geom random_geom(struct rng *r)
  * [-1, 1], a float sum of m terms errs by about sqrt(m) float epsilons of its typical
  * magnitude, hence rtol 1e-5 with an absolute term 1e-6 * sqrt(m) for sums that cancel,
  * m being the longest sum of the case (K for out and din, n*ho*wo for the weights).
- * Without bias, NULL goes to both paths and dbias stays zero.
+ */
+static void check_close(const struct conv_bufs *b, const struct conv_result *want)
+{
+	const struct conv_geom *g = &b->g;
+	double terms = fmax(g->cin * g->kh * g->kw, (double)g->n * g->ho * g->wo);
+	double rtol = 1e-5, atol = 1e-6 * sqrt(fmax(terms, 100));
+
+	if (!allclose("out", b->out, want->out, b->n_out, rtol, atol) ||
+	    !allclose("din", b->din, want->din, b->n_in, rtol, atol) ||
+	    !allclose("dweight", b->dweight, want->dweight, b->n_w, rtol, atol) ||
+	    !allclose("dbias", b->dbias, want->dbias, (size_t)g->cout, rtol, atol))
+		fail_msg("conv %dx%dx%dx%d -> %d, %dx%d stride %dx%d pad %d,%d,%d,%d", g->n,
+			 g->cin, g->h, g->w, g->cout, g->kh, g->kw, g->sh, g->sw, g->pad_left,
+			 g->pad_right, g->pad_top, g->pad_bottom);
+}
+
+/*
+ * conv_forward and conv_backward against the direct loops. Without bias, NULL goes to
+ * both paths and dbias stays zero.
  */
 static void check_against_naive_bias(const struct conv_geom *g, uint64_t seed, bool bias)
 {
 	struct conv_bufs b;
 	struct conv_result want;
-	double terms = fmax(g->cin * g->kh * g->kw, (double)g->n * g->ho * g->wo);
-	double rtol = 1e-5, atol = 1e-6 * sqrt(fmax(terms, 100));
 	const float *bs;
 	float *dbs;
 
@@ -329,13 +347,7 @@ static void check_against_naive_bias(const struct conv_geom *g, uint64_t seed, b
 	bufs_zero_grads(&b);
 	conv_forward(b.out, b.in, b.weight, bs, g, b.ws);
 	conv_backward(b.din, b.dweight, dbs, b.dout, b.in, b.weight, g, b.ws);
-	if (!allclose("out", b.out, want.out, b.n_out, rtol, atol) ||
-	    !allclose("din", b.din, want.din, b.n_in, rtol, atol) ||
-	    !allclose("dweight", b.dweight, want.dweight, b.n_w, rtol, atol) ||
-	    !allclose("dbias", b.dbias, want.dbias, (size_t)g->cout, rtol, atol))
-		fail_msg("conv %dx%dx%dx%d -> %d, %dx%d stride %dx%d pad %d,%d,%d,%d", g->n,
-			 g->cin, g->h, g->w, g->cout, g->kh, g->kw, g->sh, g->sw, g->pad_left,
-			 g->pad_right, g->pad_top, g->pad_bottom);
+	check_close(&b, &want);
 	result_free(&want);
 	bufs_free(&b);
 }
@@ -383,7 +395,9 @@ static void test_banded_matches_naive(void **state)
 
 /*
  * Geometries that take the per-tap GEMMs on the padded image (conv_uses_shifts): every
- * padding of the networks, none, a wider kernel, a 1x3 one, with and without bias; two
+ * padding of the networks, none, wider and taller kernels than 2x2 with asymmetric
+ * padding (kh != kw, so that row and column shifts cannot be swapped), one-column and
+ * one-row kernels (no spare column, or only spare columns), with and without bias; two
  * images, so the weight gradients add across images.
  */
 static void test_shifts_match_naive(void **state)
@@ -392,17 +406,94 @@ static void test_shifts_match_naive(void **state)
 		/* k_h, k_w, pad left, right, top, bottom, cout, bias */
 		{2, 2, 1, 1, 1, 1, 5, 0}, {2, 2, 1, 0, 1, 0, 3, 1}, {2, 2, 0, 1, 0, 1, 4, 0},
 		{2, 2, 0, 0, 0, 0, 6, 1}, {3, 3, 1, 1, 1, 1, 3, 1}, {3, 3, 2, 1, 0, 2, 2, 0},
-		{1, 3, 1, 1, 0, 0, 3, 0},
+		{1, 3, 1, 1, 0, 0, 3, 0}, {3, 2, 1, 0, 2, 1, 3, 1}, {2, 3, 0, 2, 1, 0, 2, 0},
+		{3, 2, 0, 0, 0, 0, 2, 1}, {3, 1, 0, 0, 1, 1, 2, 0}, {4, 4, 2, 1, 1, 2, 2, 1},
 	};
+	struct conv_geom g;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const int *c = cases[i];
-		struct conv_geom g = conv_geom_make(2, 128, 32, 70, c[6], c[0], c[1], 1, 1, c + 2);
 
+		g = conv_geom_make(2, 128, 32, 70, c[6], c[0], c[1], 1, 1, c + 2);
 		assert_true(conv_uses_shifts(&g));
 		check_against_naive_bias(&g, 300 + i, c[7] != 0);
 	}
+	/* One output column: each wide row is one real column and kw - 1 spare ones. */
+	g = conv_geom_make(1, 128, 700, 3, 2, 3, 3, 1, 1, (const int[4]){0});
+	assert_true(conv_uses_shifts(&g) && g.wo == 1);
+	check_against_naive(&g, 320);
+}
+
+/*
+ * n floats that end where an inaccessible page begins, so that any access past their
+ * end faults (OpenBLAS's reads and writes are outside the sanitizers' sight).
+ */
+struct guarded {
+	void *map;
+	size_t len;
+	float *p;
+};
+
+static void guarded_alloc(struct guarded *gb, size_t n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t bytes = (n * sizeof(float) + page - 1) / page * page;
+
+	gb->len = bytes + page;
+	gb->map = mmap(NULL, gb->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(gb->map != MAP_FAILED);
+	assert_int_equal(mprotect((char *)gb->map + bytes, page, PROT_NONE), 0);
+	gb->p = (float *)(void *)((char *)gb->map + bytes) - n;
+}
+
+static void guarded_free(struct guarded *gb)
+{
+	munmap(gb->map, gb->len);
+}
+
+/*
+ * Unpadded, the per-tap GEMMs read the input and add into din in place, each tap's B
+ * (and C) starting up to (kh-1) wp + kw-1 floats into the plane: the last wide row's
+ * spare columns must stay out of the GEMMs or the last image's last channel runs past
+ * its end. Input and din end at a guard page; results must match the direct loops.
+ */
+static void check_shifts_stay_inside(const struct conv_geom *g)
+{
+	struct conv_bufs b;
+	struct conv_result want;
+	struct guarded in, din;
+
+	assert_true(conv_uses_shifts(g));
+	bufs_init(&b, g);
+	bufs_randomize(&b, 11);
+	guarded_alloc(&in, b.n_in);
+	guarded_alloc(&din, b.n_in);
+	memcpy(in.p, b.in, b.n_in * sizeof(float));
+	memset(din.p, 0, b.n_in * sizeof(float));
+	conv_forward_naive(b.out, b.in, b.weight, b.bias, g);
+	conv_backward_naive(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g);
+	want = result_save(&b);
+	bufs_zero_grads(&b);
+	conv_forward(b.out, in.p, b.weight, b.bias, g, b.ws);
+	conv_backward(din.p, b.dweight, b.dbias, b.dout, in.p, b.weight, g, b.ws);
+	memcpy(b.din, din.p, b.n_in * sizeof(float));
+	guarded_free(&in);
+	guarded_free(&din);
+	check_close(&b, &want);
+	result_free(&want);
+	bufs_free(&b);
+}
+
+static void test_shifts_stay_inside(void **state)
+{
+	struct conv_geom g;
+
+	(void)state;
+	g = conv_geom_make(2, 128, 32, 70, 3, 3, 2, 1, 1, (const int[4]){0});
+	check_shifts_stay_inside(&g);
+	g = conv_geom_make(1, 128, 28, 80, 2, 2, 4, 1, 1, (const int[4]){0});
+	check_shifts_stay_inside(&g);
 }
 
 /* The fixture cases of scripts/ref_conv.py; each has its geometry in conv_<case>_geom. */
@@ -691,6 +782,10 @@ static void test_threads_bitwise_identical(void **state)
 	g = geom(1, 128, 32, 64, 96, 2, 1, 0, 1, 0, 1);
 	assert_true(conv_uses_shifts(&g));
 	check_threads(&g);
+	/* A 3x2 kernel, asymmetric padding, k = 300 per GEMM. */
+	g = conv_geom_make(2, 300, 30, 70, 24, 3, 2, 1, 1, (const int[4]){1, 0, 2, 1});
+	assert_true(conv_uses_shifts(&g));
+	check_threads(&g);
 	kn_set_threads(threads);
 }
 
@@ -704,6 +799,7 @@ int main(void)
 		cmocka_unit_test(test_fast_matches_naive),
 		cmocka_unit_test(test_banded_matches_naive),
 		cmocka_unit_test(test_shifts_match_naive),
+		cmocka_unit_test(test_shifts_stay_inside),
 		cmocka_unit_test(test_fixtures),
 		cmocka_unit_test(test_gradients_central_differences),
 		cmocka_unit_test(test_backward_accumulates),
