@@ -185,6 +185,67 @@ static void test_fast_vs_reference(void **state)
 	}
 }
 
+/* din (planes, h, w) = the transpose of ref_resize applied to dout, scattered in double. */
+static void ref_resize_backward(double *din, const float *dout, int planes, int h, int w,
+				int ho, int wo)
+{
+	memset(din, 0, (size_t)planes * h * w * sizeof(double));
+	for (int p = 0; p < planes; p++) {
+		double *d = din + (size_t)p * h * w;
+
+		for (int y = 0; y < ho; y++) {
+			for (int xx = 0; xx < wo; xx++) {
+				double g = dout[((size_t)p * ho + y) * wo + xx], ly, lx;
+				int y0, y1, x0, x1;
+
+				ref_resize_taps(y, h, ho, &y0, &y1, &ly);
+				ref_resize_taps(xx, w, wo, &x0, &x1, &lx);
+				d[y0 * w + x0] += (1 - ly) * (1 - lx) * g;
+				d[y0 * w + x1] += (1 - ly) * lx * g;
+				d[y1 * w + x0] += ly * (1 - lx) * g;
+				d[y1 * w + x1] += ly * lx * g;
+			}
+		}
+	}
+}
+
+/*
+ * Backward element by element against the scatter in double, on the shapes where the
+ * gather's runs and tiles meet their edge cases: sizes 1 in and out, the same width
+ * (each input column one run of one), upsampling far (long runs) and by non-integer
+ * ratios, shrinking by just over 2 (tiles cut near their end) and far (tiles of one
+ * output column); din starts at 1 to check that backward adds.
+ */
+static void test_backward_vs_reference(void **state)
+{
+	const struct resize_case cases[] = {
+		{2, 1, 1, 1, 1},      {1, 3, 1, 4, 1},       {2, 5, 7, 3, 1},     {1, 4, 1, 6, 300},
+		{1, 3, 600, 3, 600},  {1, 3, 257, 5, 600},   {1, 2, 3, 2, 2000},  {1, 2, 700, 3, 513},
+		{1, 2, 1030, 2, 512}, {1, 2, 3000, 3, 700},  {1, 2, 5000, 2, 3},  {1, 300, 2, 7, 1},
+	};
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		const struct resize_case *c = &cases[k];
+		size_t ni = in_count(c), no = out_count(c);
+		float *dout = xmalloc(no * sizeof(float)), *din = xmalloc(ni * sizeof(float));
+		double *want = xmalloc(ni * sizeof(double));
+
+		fill_uniform(dout, no, -1, 1, 80 + k);
+		for (size_t i = 0; i < ni; i++)
+			din[i] = 1.0f;
+		ref_resize_backward(want, dout, c->planes, c->h, c->w, c->ho, c->wo);
+		for (size_t i = 0; i < ni; i++)
+			want[i] += 1.0;
+		upsample_bilinear_backward(din, dout, c->planes, c->h, c->w, c->ho, c->wo);
+		if (!allclose_d("resize backward", din, want, ni, 1e-5, 1e-5))
+			fail_msg("resize backward %dx%d -> %dx%d", c->h, c->w, c->ho, c->wo);
+		free(dout);
+		free(din);
+		free(want);
+	}
+}
+
 /* "layers_<name>_<tensor>" in a static buffer, used at once by fixture_load. */
 static const char *fixture_name(const char *name, const char *tensor)
 {
@@ -325,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_same_size_copies),
 		cmocka_unit_test(test_backward_conserves_sum),
 		cmocka_unit_test(test_fast_vs_reference),
+		cmocka_unit_test(test_backward_vs_reference),
 		cmocka_unit_test(test_fixtures),
 		cmocka_unit_test(test_gradcheck),
 		cmocka_unit_test(test_threads_bitwise),
