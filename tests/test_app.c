@@ -3,6 +3,7 @@
  * - eval and score agree exactly on the masks predict wrote;
  * - predict mirrors input names, writes every format, keeps existing outputs unless
  *   --force, reports a corrupt image by name and still does the others;
+ * - bench --ops lists every layer once, as many as its table of op kinds counts;
  * - corrupt or foreign checkpoints, mismatched datasets, unknown flags and bad values
  *   end with a one-line message and a non-zero status.
  */
@@ -116,6 +117,61 @@ static void test_predict_reports_bad_images(void **state)
 	free(out), free(err);
 }
 
+/* The line after the one p is in. */
+static const char *next_line(const char *p)
+{
+	p = strchr(p, '\n');
+	assert_non_null(p);
+	return p + 1;
+}
+
+/*
+ * The ops of one "knseg bench --ops" section: the kinds table's counts (up to "rest")
+ * added up, and the layer lines that follow "layers, slowest first" counted.
+ */
+static void bench_ops_counts(const char *out, const char *section, int *kinds, int *layers)
+{
+	const char *p = strstr(out, section);
+	char name[64];
+	int count;
+
+	assert_non_null(p);
+	*kinds = *layers = 0;
+	/* Past the section's title and the table's column names. */
+	for (p = next_line(next_line(p)); strncmp(p, "rest ", 5); p = next_line(p)) {
+		assert_int_equal(sscanf(p, "%63s %d", name, &count), 2);
+		*kinds += count;
+	}
+	p = next_line(p);
+	assert_true(strncmp(p, "layers, slowest first", 21) == 0);
+	for (p = next_line(p); strncmp(p, "  ", 2) == 0; p = next_line(p))
+		++*layers;
+}
+
+/* bench --ops: per kind of op, then every layer once, for inference and training. */
+static void test_bench_ops(void **state)
+{
+	static const char *const sections[] = {"forward (inference), mean ms per iteration",
+					       "training step, mean ms per iteration"};
+	char *out;
+
+	(void)state;
+	assert_int_equal(run_knseg(dir,
+				   "bench --ops --width 0.0625 --size 64x32 --batch 1 --iters 1 "
+				   "--warmup 0 --threads 1",
+				   &out, NULL),
+			 0);
+	for (int i = 0; i < 2; i++) {
+		int kinds, layers;
+
+		bench_ops_counts(out, sections[i], &kinds, &layers);
+		assert_true(layers > 10);
+		assert_int_equal(kinds, layers);
+	}
+	assert_non_null(strstr(out, "\n  head.cls "));
+	free(out);
+}
+
 /* Each command with bad words exits non-zero and says why on one line. */
 static void test_errors(void **state)
 {
@@ -133,6 +189,7 @@ static void test_errors(void **state)
 		"info --arch knresnet99",
 		"info --width -1",
 		"bench --size 33x32",
+		"bench --ops --json",
 		"synth --out %s/syn2 --size 0x0",
 		"data --root %s/missing",
 	};
@@ -157,6 +214,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_eval_predict_score_agree),
 		cmocka_unit_test(test_predict_reports_bad_images),
+		cmocka_unit_test(test_bench_ops),
 		cmocka_unit_test(test_errors),
 	};
 
