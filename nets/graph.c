@@ -82,12 +82,6 @@ static double value_size(const struct graph_value *v)
 	return (double)v->c * v->h * v->w;
 }
 
-/*
- * Convolutions count 2 flops per multiply-add. KNConv adds its statistics (a square and
- * two sums per padded input element, a handful per output element); the elementwise ops
- * count one to a few per element. These small terms keep GFLOP/s honest, they do not
- * change the totals much: the convolutions dominate.
- */
 const char *graph_op_kind_name(enum op_kind kind)
 {
 	static const char *const names[] = {
@@ -100,6 +94,12 @@ const char *graph_op_kind_name(enum op_kind kind)
 	return names[kind];
 }
 
+/*
+ * Convolutions count 2 flops per multiply-add. KNConv adds its statistics (a square and
+ * two sums per padded input element, a handful per output element); the elementwise ops
+ * count one to a few per element. These small terms keep GFLOP/s honest, they do not
+ * change the totals much: the convolutions dominate.
+ */
 double graph_op_flops(const struct graph *g, const struct graph_op *op)
 {
 	const struct graph_value *in = &g->values[op->in0], *out = &g->values[op->out];
