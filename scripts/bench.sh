@@ -8,11 +8,13 @@
 #   reference   boxsum (default) or unfold: the PyTorch KN statistics compared against
 #   iterations  timed repetitions of this line's runs (default: BENCH_ITERS, and for an
 #               unfold reference BENCH_UNFOLD_ITERS, as the unfold layers are slow)
-# '#' starts a comment line. Without a file, the default workloads below run (6 minutes
-# on this 2-core machine). knseg is measured once per arch, head, batch, size and threads,
-# so two references of one workload share its knseg figures.
+# '#' starts a comment line. Without a file, the default workloads below run (about 14
+# minutes on this 2-core machine). knseg is measured once per arch, head, batch, size,
+# threads and round, so two references of one workload share its knseg figures.
 #
-# Environment: BENCH_ITERS (default 5), BENCH_UNFOLD_ITERS (default 3), BENCH_TIMEOUT
+# Environment: BENCH_ITERS (default 5), BENCH_UNFOLD_ITERS (default 3), BENCH_ROUNDS
+# (default 3: every workload runs once per round, and each side counts with its fastest
+# round, as load from elsewhere only ever adds time), BENCH_TIMEOUT
 # (seconds per program run, default 1800), BENCH_RESULTS (a file to keep the JSON lines
 # in). Each run has one untimed warm-up.
 #
@@ -29,6 +31,13 @@ set -eu
 knseg=$1
 workloads=${2:-}
 iters=${BENCH_ITERS:-5}
+rounds=${BENCH_ROUNDS:-3}
+case $rounds in
+'' | *[!0-9]* | 0)
+	echo "bench: BENCH_ROUNDS=$rounds is not a positive count" >&2
+	exit 2
+	;;
+esac
 unfold_iters=${BENCH_UNFOLD_ITERS:-3}
 limit=${BENCH_TIMEOUT:-1800}
 py=/usr/bin/python3
@@ -134,7 +143,7 @@ echo "OpenBLAS $blas, PyTorch $torch"
 echo "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}" \
 	"(knseg and bench_sgemm: 30000 spins when both are unset; PyTorch: its runtime's default)"
 echo "iterations: $iters timed after 1 warm-up (PyTorch with unfold statistics:" \
-	"$unfold_iters); timeout $limit s per run"
+	"$unfold_iters); $rounds rounds; timeout $limit s per run"
 echo "workloads from ${workloads:-the defaults in scripts/bench.sh}"
 echo "(arch head batch WxH threads reference; timed iterations of knseg, of PyTorch):"
 sed 's/^/  /' "$tmp/workloads"
@@ -153,9 +162,15 @@ sgemm_all() {
 	done <"$tmp/threads"
 }
 sgemm_all
-while read -r a h b s t r kn_n n; do
-	run_workload "$a" "$h" "$b" "$s" "$t" "$r" "$kn_n" "$n"
-done <"$tmp/workloads"
+# Rounds: every workload once per round, so that a burst of load from elsewhere hits one
+# round's runs rather than all of one workload's; the table takes each side's fastest.
+for round in $(seq "$rounds"); do
+	echo "round $round of $rounds"
+	: >"$tmp/knseg_done"
+	while read -r a h b s t r kn_n n; do
+		run_workload "$a" "$h" "$b" "$s" "$t" "$r" "$kn_n" "$n"
+	done <"$tmp/workloads"
+done
 sgemm_all
 
 echo

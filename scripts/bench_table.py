@@ -13,8 +13,12 @@ Results join rows by arch, head, width, batch, size and threads. A measurement t
 missing (its run failed) prints n/a; the exit status is then 1. Without workload lines
 (an older results file), every PyTorch line makes a row.
 
-Prints the sgemm peaks, the table (times are medians; ratios are reference time / knseg
-time, above 1 meaning knseg is faster), knseg's throughput and memory per workload, the
+A tool measured several times on one workload (bench.sh's rounds) counts with its
+fastest time and its largest memory (see combine).
+
+Prints the sgemm peaks, the table (times are medians of a run's iterations, the fastest
+run of the rounds; ratios are reference time / knseg time, above 1 meaning knseg is
+faster), knseg's throughput and memory per workload, the
 scaling with input size and with threads, and the design's targets for the reference
 workload (design section 6).
 """
@@ -86,18 +90,51 @@ def load(path):
     return rows
 
 
+# Time fields: the fastest round counts (noise on a shared machine only ever adds time).
+# Memory fields: the largest round counts (the conservative peak).
+TIMES = ("forward_s", "train_step_s")
+MEMORY = ("peak_rss_kb", "peak_rss_eval_kb", "peak_rss_start_kb", "eval_bytes", "train_bytes")
+
+
+def combine(runs):
+    """One row from the rounds of one tool on one workload (see TIMES and MEMORY)."""
+    row = dict(runs[0])
+    for field in TIMES:
+        values = [num(r, field) for r in runs]
+        values = [v for v in values if v is not None and v > 0]
+        if values:
+            row[field] = min(values)
+    for field in MEMORY:
+        values = [num(r, field) for r in runs if num(r, field) is not None]
+        if values:
+            row[field] = max(values)
+    gflop = num(row, "gflop_forward")
+    if gflop is not None:
+        if num(row, "forward_s"):
+            row["forward_gflops"] = gflop / row["forward_s"]
+        if num(row, "train_step_s"):
+            row["train_gflops"] = 3 * gflop / row["train_step_s"]
+    row["rounds"] = len(runs)
+    return row
+
+
 class Results:
     def __init__(self, rows):
-        self.by_tool = {}  # tool -> key -> first row
+        self.by_tool = {}  # tool -> key -> the rounds' rows combined
         self.sgemm = {}  # threads -> rows, in the order measured
         self.workloads = []  # (key, reference tool)
         for r in rows:
             if r["tool"] == "workload":
-                self.workloads.append((key(r), "pytorch-" + str(r.get("reference", "boxsum"))))
+                w = (key(r), "pytorch-" + str(r.get("reference", "boxsum")))
+                if w not in self.workloads:
+                    self.workloads.append(w)
             elif r["tool"] == "sgemm":
                 self.sgemm.setdefault(r.get("threads"), []).append(r)
             else:
-                self.by_tool.setdefault(r["tool"], {}).setdefault(key(r), r)
+                self.by_tool.setdefault(r["tool"], {}).setdefault(key(r), []).append(r)
+        for tool in self.by_tool:
+            for k, runs in self.by_tool[tool].items():
+                self.by_tool[tool][k] = combine(runs)
         if not any(r["tool"] == "workload" for r in rows):
             self.workloads = [(key(r), r["tool"]) for r in rows
                               if r["tool"].startswith("pytorch-")]
@@ -197,7 +234,8 @@ def print_main(res):
             fmt(ratio(num(kn, "peak_rss_eval_kb"), num(kn, "peak_rss_kb")), "%.2f")])
     print_table(header, rows)
     print("rN = KNResNet-N, bN = batch, WxH input, tN = threads. fwd: inference forward\n"
-          "pass, step: training step, both medians in seconds. ratio: reference time / knseg\n"
+          "pass, step: training step, in seconds: the median of a run's iterations, the\n"
+          "fastest of the rounds' runs. ratio: reference time / knseg\n"
           "time (above 1: knseg faster). GFLOP/s: knseg's training step counted as 3 forward\n"
           "passes; % sgemm: of the sgemm peak at the same threads. train MB: peak resident\n"
           "memory of the process that ran the training steps. eval/train mem: knseg's peak\n"
