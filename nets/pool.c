@@ -2,7 +2,9 @@
  * Max pooling. See pool.h.
  *
  * Padding is never materialized: each window is clamped to the real rows and columns,
- * which is what -inf padding amounts to. OpenMP runs over (image, channel) planes; a
+ * which is what -inf padding amounts to. A window is scanned one input row at a time
+ * (fold_row), which lets the stride-2 pools of the networks run as vectorized selects
+ * on NaN-free planes (fold_row_stride2). OpenMP runs over (image, channel) planes; a
  * plane's outputs, and in backward its input gradient, belong to one thread, so the
  * overlapping windows of a 3x3 stride-2 pool scatter their gradients in a fixed order
  * and the result does not depend on the thread count.
