@@ -16,6 +16,7 @@
 #include "datasets/cityscapes_labels.h"
 #include "nets/checkpoint.h"
 #include "nets/gemm.h"
+#include "nets/fastexp.h"
 #include "nets/model.h"
 #include "nets/upsample.h"
 
@@ -298,20 +299,51 @@ static void flip_planes(float *x, int c, int h, int w)
 		}
 }
 
-/* Adds softmax(logits) over the k planes of h*w pixels into acc; e (k) is scratch. */
-static void add_softmax(float *acc, const float *logits, int k, size_t hw, double *e)
-{
-	for (size_t i = 0; i < hw; i++) {
-		double mx = -INFINITY, sum = 0;
+/* Pixels per block of add_softmax. */
+#define SOFTMAX_BLOCK 256
 
-		for (int c = 0; c < k; c++)
-			mx = fmax(mx, logits[(size_t)c * hw + i]);
-		for (int c = 0; c < k; c++) {
-			e[c] = exp(logits[(size_t)c * hw + i] - mx);
-			sum += e[c];
+/*
+ * Adds softmax(logits) over the k planes of hw pixels into acc. Blocks of consecutive
+ * pixels make every inner loop run over contiguous memory, so that it vectorizes (the
+ * exponential is the loss's, nets/fastexp.h), and the blocks are spread over the
+ * threads. Each exponential is computed twice, for the sum and for the share, rather
+ * than kept in a k x block scratch too large for a thread's stack.
+ */
+static void add_softmax(float *acc, const float *logits, int k, size_t hw)
+{
+	size_t blocks = (hw + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK;
+
+#pragma omp parallel for schedule(static)
+	for (size_t b = 0; b < blocks; b++) {
+		size_t i0 = b * SOFTMAX_BLOCK;
+		int n = hw - i0 < SOFTMAX_BLOCK ? (int)(hw - i0) : SOFTMAX_BLOCK;
+		float mx[SOFTMAX_BLOCK], inv[SOFTMAX_BLOCK];
+
+		for (int j = 0; j < n; j++) {
+			mx[j] = logits[i0 + j];
+			inv[j] = 0.0f;
 		}
-		for (int c = 0; c < k; c++)
-			acc[(size_t)c * hw + i] += (float)(e[c] / sum);
+		for (int c = 1; c < k; c++) {
+			const float *x = logits + (size_t)c * hw + i0;
+
+			for (int j = 0; j < n; j++)
+				mx[j] = x[j] > mx[j] ? x[j] : mx[j];
+		}
+		for (int c = 0; c < k; c++) {
+			const float *x = logits + (size_t)c * hw + i0;
+
+			for (int j = 0; j < n; j++)
+				inv[j] += kn_exp_nonpositive(x[j] - mx[j]);
+		}
+		for (int j = 0; j < n; j++)
+			inv[j] = 1.0f / inv[j];
+		for (int c = 0; c < k; c++) {
+			const float *x = logits + (size_t)c * hw + i0;
+			float *a = acc + (size_t)c * hw + i0;
+
+			for (int j = 0; j < n; j++)
+				a[j] += kn_exp_nonpositive(x[j] - mx[j]) * inv[j];
+		}
 	}
 }
 
@@ -320,18 +352,36 @@ static void normalize(float *img, const uint8_t *rgb, int w, int h, const float 
 {
 	size_t hw = (size_t)w * h;
 
+#pragma omp parallel for schedule(static)
 	for (int c = 0; c < 3; c++)
 		for (size_t i = 0; i < hw; i++)
 			img[c * hw + i] = (rgb[3 * i + c] / 255.0f - mean[c]) / std[c];
 }
 
-/* One scale (and flip) pass: probabilities added into acc (K, h, w). */
+/* labels (hw) = the class of the largest of the k planes of acc, the first on ties. */
+static void argmax_planes(uint8_t *labels, const float *acc, int k, size_t hw)
+{
+#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < hw; i++) {
+		int best = 0;
+
+		for (int c = 1; c < k; c++)
+			if (acc[(size_t)c * hw + i] > acc[(size_t)best * hw + i])
+				best = c;
+		labels[i] = (uint8_t)best;
+	}
+}
+
+/*
+ * One scale (and flip) pass: probabilities added into acc (K, h, w), or with only_logits
+ * (a single pass, when only the labels are asked for: the largest logit is the most
+ * probable class) the logits written there.
+ */
 static int add_pass(struct knseg *ks, const float *img, int h, int w, float scale, bool flip,
-		    const struct knseg_options *o, float *acc)
+		    const struct knseg_options *o, bool only_logits, float *acc)
 {
 	int k = ks->meta.cfg.num_classes;
 	int hs = (int)lroundf((float)h * scale), ws = (int)lroundf((float)w * scale);
-	double e[255]; /* a checkpoint has at most 255 classes */
 	float *in, *lg, *full;
 	int err;
 
@@ -339,7 +389,7 @@ static int add_pass(struct knseg *ks, const float *img, int h, int w, float scal
 	ws = ws < 1 ? 1 : ws;
 	in = xmalloc((size_t)3 * hs * ws * sizeof(float));
 	lg = xmalloc((size_t)k * hs * ws * sizeof(float));
-	full = xmalloc((size_t)k * h * w * sizeof(float));
+	full = only_logits ? acc : xmalloc((size_t)k * h * w * sizeof(float));
 	upsample_bilinear_forward(in, img, 3, h, w, hs, ws);
 	if (flip)
 		flip_planes(in, 3, hs, ws);
@@ -349,9 +399,11 @@ static int add_pass(struct knseg *ks, const float *img, int h, int w, float scal
 		if (flip)
 			flip_planes(lg, k, hs, ws);
 		upsample_bilinear_forward(full, lg, k, hs, ws, h, w);
-		add_softmax(acc, full, k, (size_t)h * w, e);
+		if (!only_logits)
+			add_softmax(acc, full, k, (size_t)h * w);
 	}
-	free(full);
+	if (!only_logits)
+		free(full);
 	free(lg);
 	free(in);
 	return err;
@@ -380,6 +432,7 @@ int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
 	struct knseg_options def = knseg_default_options();
 	const struct knseg_options *o = opts ? opts : &def;
 	int k = ks->meta.cfg.num_classes, nscales = o->nscales > 0 ? o->nscales : 1, err;
+	bool only_logits = nscales == 1 && !o->flip && !probs;
 	size_t hw = (size_t)w * h;
 	float *img, *acc;
 
@@ -391,15 +444,9 @@ int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
 	for (int s = 0; s < nscales && !err; s++)
 		for (int f = 0; f < (o->flip ? 2 : 1) && !err; f++)
 			err = add_pass(ks, img, h, w, o->nscales > 0 ? o->scales[s] : 1.0f, f == 1,
-				       o, acc);
-	for (size_t i = 0; i < hw && !err && labels; i++) {
-		int best = 0;
-
-		for (int c = 1; c < k; c++)
-			if (acc[(size_t)c * hw + i] > acc[(size_t)best * hw + i])
-				best = c;
-		labels[i] = (uint8_t)best;
-	}
+				       o, only_logits, acc);
+	if (!err && labels)
+		argmax_planes(labels, acc, k, hw);
 	if (!err && probs) {
 		float norm = 1.0f / (float)(nscales * (o->flip ? 2 : 1));
 

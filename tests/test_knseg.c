@@ -60,7 +60,7 @@ static float *manual_logits(const uint8_t *rgb)
 static void test_whole_image_matches_model(void **state)
 {
 	struct knseg *ks;
-	uint8_t *rgb = random_rgb(1), labels[W * H];
+	uint8_t *rgb = random_rgb(1), labels[W * H], only[W * H];
 	float *probs = malloc(K * W * H * sizeof(float)), *want = manual_logits(rgb);
 	float *logits = malloc(K * W * H * sizeof(float));
 
@@ -83,6 +83,9 @@ static void test_whole_image_matches_model(void **state)
 		assert_true(fabs(sum - 1) < 1e-5);
 		assert_int_equal(labels[i], best);
 	}
+	/* Without probabilities the labels come from the logits directly: the same. */
+	assert_int_equal(knseg_segment(ks, rgb, W, H, NULL, only, NULL), 0);
+	assert_memory_equal(only, labels, sizeof(labels));
 	knseg_close(ks);
 	free(rgb), free(probs), free(want), free(logits);
 }
