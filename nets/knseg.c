@@ -7,7 +7,8 @@
  * it to multiples of 32, runs the network and crops the logits back. Sliding windows
  * average the logits of overlapping windows (as common toolboxes do); each scale and flip
  * gives logits resized to the image size, turned into probabilities, and the
- * probabilities of all passes are averaged.
+ * probabilities of all passes are averaged; when a single pass is asked for labels only,
+ * its largest logit gives the class, with no probabilities at all.
  */
 #include "nets/knseg.h"
 #include "io/alloc.h"
