@@ -348,6 +348,41 @@ static void add_softmax(float *acc, const float *logits, int k, size_t hw)
 	}
 }
 
+/*
+ * labels (hw) = the class of the largest of the k planes of acc, the first on ties. By
+ * blocks of SOFTMAX_BLOCK pixels, a plane at a time, so that the comparisons run over
+ * contiguous memory as vector selects.
+ */
+static void argmax_planes(uint8_t *labels, const float *acc, int k, size_t hw)
+{
+	size_t blocks = (hw + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK;
+
+#pragma omp parallel for schedule(static)
+	for (size_t b = 0; b < blocks; b++) {
+		size_t i0 = b * SOFTMAX_BLOCK;
+		int n = hw - i0 < SOFTMAX_BLOCK ? (int)(hw - i0) : SOFTMAX_BLOCK;
+		float best[SOFTMAX_BLOCK];
+		int at[SOFTMAX_BLOCK];
+
+		for (int j = 0; j < n; j++) {
+			best[j] = acc[i0 + j];
+			at[j] = 0;
+		}
+		for (int c = 1; c < k; c++) {
+			const float *x = acc + (size_t)c * hw + i0;
+
+			for (int j = 0; j < n; j++) {
+				int take = x[j] > best[j];
+
+				best[j] = take ? x[j] : best[j];
+				at[j] = take ? c : at[j];
+			}
+		}
+		for (int j = 0; j < n; j++)
+			labels[i0 + j] = (uint8_t)at[j];
+	}
+}
+
 static void normalize(float *img, const uint8_t *rgb, int w, int h, const float *mean,
 		      const float *std)
 {
@@ -357,20 +392,6 @@ static void normalize(float *img, const uint8_t *rgb, int w, int h, const float 
 	for (int c = 0; c < 3; c++)
 		for (size_t i = 0; i < hw; i++)
 			img[c * hw + i] = (rgb[3 * i + c] / 255.0f - mean[c]) / std[c];
-}
-
-/* labels (hw) = the class of the largest of the k planes of acc, the first on ties. */
-static void argmax_planes(uint8_t *labels, const float *acc, int k, size_t hw)
-{
-#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < hw; i++) {
-		int best = 0;
-
-		for (int c = 1; c < k; c++)
-			if (acc[(size_t)c * hw + i] > acc[(size_t)best * hw + i])
-				best = c;
-		labels[i] = (uint8_t)best;
-	}
 }
 
 /*
@@ -399,7 +420,10 @@ static int add_pass(struct knseg *ks, const float *img, int h, int w, float scal
 	if (!err) {
 		if (flip)
 			flip_planes(lg, k, hs, ws);
-		upsample_bilinear_forward(full, lg, k, hs, ws, h, w);
+		if (hs == h && ws == w)
+			memcpy(full, lg, (size_t)k * h * w * sizeof(float));
+		else
+			upsample_bilinear_forward(full, lg, k, hs, ws, h, w);
 		if (!only_logits)
 			add_softmax(acc, full, k, (size_t)h * w);
 	}
