@@ -62,8 +62,9 @@ void residual_add_backward(float *da, float *db, const float *dout, size_t n)
 
 void residual_add_backward_set(float *da, float *db, const float *dout, size_t n)
 {
-	if (da)
+	/* A gradient sharing dout's memory already holds it. */
+	if (da && da != dout)
 		memcpy(da, dout, n * sizeof(float));
-	if (db)
+	if (db && db != dout)
 		memcpy(db, dout, n * sizeof(float));
 }

@@ -35,7 +35,8 @@ void residual_add_backward(float *da, float *db, const float *dout, size_t n);
 
 /*
  * The same two, OVERWRITING din (da, db) instead of adding to it: for the first gradient
- * a backward pass writes to a value, which then needs no zeroing beforehand.
+ * a backward pass writes to a value, which then needs no zeroing beforehand. din (da, db)
+ * may be dout itself.
  */
 void relu_backward_set(float *din, const float *dout, const float *x, size_t n);
 void residual_add_backward_set(float *da, float *db, const float *dout, size_t n);
