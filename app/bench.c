@@ -119,15 +119,15 @@ static void op_times_start(struct model *m, struct op_times *t)
 }
 
 /*
- * Mean milliseconds per iteration of each kind of op, then of every layer, slowest first;
- * the rest of the step (loss, optimizer, zeroing) is what the ops do not account for.
- * step_s is the mean time of the timed iterations.
+ * Mean milliseconds per iteration of each kind of op; the rest of the step (loss,
+ * optimizer, zeroing) is what the ops do not account for. step_s is the mean time of the
+ * timed iterations.
  */
-static void op_times_print(struct model *m, struct op_times *t, int iters, double step_s,
-			   const char *what)
+static void op_kinds_print(const struct model *m, const struct op_times *t, int iters,
+			   double step_s, const char *what)
 {
 	double kind_f[OP_RESIZE + 1] = {0}, kind_b[OP_RESIZE + 1] = {0}, sum = 0;
-	int count[OP_RESIZE + 1] = {0}, *order = xmalloc((size_t)m->g.nops * sizeof(int));
+	int count[OP_RESIZE + 1] = {0};
 
 	for (int i = 0; i < m->g.nops; i++) {
 		enum op_kind k = m->g.ops[i].kind;
@@ -136,7 +136,6 @@ static void op_times_print(struct model *m, struct op_times *t, int iters, doubl
 		kind_b[k] += t->bwd[i];
 		count[k]++;
 		sum += t->fwd[i] + t->bwd[i];
-		order[i] = i;
 	}
 	printf("\n%s, mean ms per iteration:\n%-14s %5s %9s %9s %6s\n", what, "op", "count",
 	       "forward", "backward", "share");
@@ -148,7 +147,16 @@ static void op_times_print(struct model *m, struct op_times *t, int iters, doubl
 	}
 	printf("%-14s %5s %9s %9s %5.1f%%\n", "rest", "", "", "",
 	       100 * (1 - sum / iters / step_s));
-	/* Insertion sort by total time, slowest first. */
+}
+
+/* Every layer, slowest first: mean ms and GFLOP/s of forward and backward. */
+static void op_layers_print(const struct model *m, const struct op_times *t, int iters)
+{
+	int *order = xmalloc((size_t)m->g.nops * sizeof(int));
+
+	for (int i = 0; i < m->g.nops; i++)
+		order[i] = i;
+	/* Insertion sort by total time. */
 	for (int i = 1; i < m->g.nops; i++) {
 		for (int j = i; j > 0; j--) {
 			int a = order[j - 1], b = order[j];
@@ -166,13 +174,21 @@ static void op_times_print(struct model *m, struct op_times *t, int iters, doubl
 		double gflop = graph_op_flops(&m->g, op) / 1e9;
 
 		printf("  %-34s %-13s %9.2f %9.2f %7.1f", op->name, graph_op_kind_name(op->kind),
-		       1e3 * f, 1e3 * b, gflop / f);
+		       1e3 * f, 1e3 * b, f > 0 ? gflop / f : 0.0);
 		if (b > 0)
 			printf(" %7.1f", 2 * gflop / b);
 		printf("\n");
 	}
-	m->fwd_seconds = m->bwd_seconds = NULL;
 	free(order);
+}
+
+/* Prints both tables and stops the timing. */
+static void op_times_print(struct model *m, struct op_times *t, int iters, double step_s,
+			   const char *what)
+{
+	op_kinds_print(m, t, iters, step_s, what);
+	op_layers_print(m, t, iters);
+	m->fwd_seconds = m->bwd_seconds = NULL;
 	free(t->fwd);
 	free(t->bwd);
 }
