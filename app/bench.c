@@ -10,6 +10,7 @@
 #include "app/args.h"
 #include "app/commands.h"
 #include "io/alloc.h"
+#include "io/clock.h"
 #include "io/error.h"
 #include "nets/gemm.h"
 #include "nets/model.h"
@@ -21,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 struct bench_opts {
 	struct net_config cfg;
@@ -54,14 +54,6 @@ static void usage(FILE *out)
 		"  --only X      time only the training step or only the forward pass\n"
 		"  --ops         also print the time of each kind of op and of every layer\n"
 		"  --json        print one JSON object\n");
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static long peak_rss_kb(void)
@@ -208,10 +200,10 @@ static int time_eval(const struct bench_opts *o, struct bench_result *res)
 
 		if (o->ops && i == o->warmup)
 			op_times_start(m, &ops);
-		t0 = now();
+		t0 = kn_seconds();
 		model_forward(m);
 		if (i >= o->warmup)
-			t[i - o->warmup] = now() - t0;
+			t[i - o->warmup] = kn_seconds() - t0;
 	}
 	res->eval_bytes = model_memory_bytes(m);
 	res->fwd_s = median(t, o->iters);
@@ -253,13 +245,13 @@ static int time_train(const struct bench_opts *o, struct bench_result *res)
 
 		if (o->ops && i == o->warmup)
 			op_times_start(m, &ops);
-		t0 = now();
+		t0 = kn_seconds();
 		m->step = i;
 		model_forward(m);
 		model_backward(m, labels, NULL);
 		optim_step(&opt, m->params, m->grads);
 		if (i >= o->warmup)
-			t[i - o->warmup] = now() - t0;
+			t[i - o->warmup] = kn_seconds() - t0;
 	}
 	res->train_bytes = model_memory_bytes(m) + optim_state_floats(oc.kind, m->g.param_count) * 4;
 	res->train_s = median(t, o->iters);

@@ -13,6 +13,7 @@
  */
 #include "app/evaluate.h"
 #include "app/train.h"
+#include "io/clock.h"
 #include "io/error.h"
 #include "nets/knseg.h"
 
@@ -20,7 +21,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_signal;
@@ -39,14 +39,6 @@ static void install_handlers(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* The batch into the model's input and label buffers (padding smaller images). */
@@ -145,7 +137,7 @@ struct progress {
 
 static void log_step(struct train_run *r, struct progress *p, double lr, double miou)
 {
-	double t = now(), ips = p->log_images / fmax(t - p->t_log, 1e-9);
+	double t = kn_seconds(), ips = p->log_images / fmax(t - p->t_log, 1e-9);
 	double per_step = (t - p->t0) / (double)(r->ts.step - p->first_step);
 	double eta = per_step * (double)(r->o.iters - r->ts.step);
 	double loss = p->nloss ? p->loss_sum / (double)p->nloss : NAN;
@@ -206,7 +198,7 @@ static int finish(struct train_run *r, int64_t end, struct progress *p)
 		printf("stopped at iteration %lld of %lld; resume with --resume %s/last.safetensors\n",
 		       (long long)r->ts.step, (long long)r->o.iters, r->o.out);
 	} else {
-		printf("done: %lld iterations in %.0f s", (long long)end, now() - p->t0);
+		printf("done: %lld iterations in %.0f s", (long long)end, kn_seconds() - p->t0);
 		if (r->has_val)
 			printf(", best val mIoU %.4f at iteration %lld (%s/best.safetensors)",
 			       r->ts.best_miou, (long long)r->ts.best_step, r->o.out);
@@ -227,7 +219,7 @@ int train_loop(struct train_run *r)
 	if (r->o.stop_after && r->ts.step + r->o.stop_after < end)
 		end = r->ts.step + r->o.stop_after;
 	install_handlers();
-	p.t0 = p.t_log = now();
+	p.t0 = p.t_log = kn_seconds();
 	p.first_step = r->ts.step;
 	p.saved_step = -1;
 	p.tty = isatty(STDOUT_FILENO);

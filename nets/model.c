@@ -6,6 +6,7 @@
  */
 #include "nets/model.h"
 #include "io/alloc.h"
+#include "io/clock.h"
 #include "io/error.h"
 #include "nets/activation.h"
 #include "nets/conv.h"
@@ -22,7 +23,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct model_op_state {
 	union {
@@ -419,22 +419,14 @@ static void forward_op(struct model *m, int i)
 	}
 }
 
-static double seconds_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void model_forward(struct model *m)
 {
 	for (int i = 0; i < m->g.nops; i++) {
-		double t0 = m->fwd_seconds ? seconds_now() : 0;
+		double t0 = m->fwd_seconds ? kn_seconds() : 0;
 
 		forward_op(m, i);
 		if (m->fwd_seconds)
-			m->fwd_seconds[i] += seconds_now() - t0;
+			m->fwd_seconds[i] += kn_seconds() - t0;
 	}
 }
 
@@ -529,12 +521,12 @@ double model_backward(struct model *m, const uint8_t *labels, const float *class
 	loss = loss_ce_forward_backward(m->dval[m->g.output], m->val[m->g.output], labels,
 					class_weights, 1.0f, &lg);
 	for (int i = m->g.nops - 1; i >= 0; i--) {
-		double t0 = m->bwd_seconds ? seconds_now() : 0;
+		double t0 = m->bwd_seconds ? kn_seconds() : 0;
 
 		zero_input_grads(m, i);
 		backward_op(m, i);
 		if (m->bwd_seconds)
-			m->bwd_seconds[i] += seconds_now() - t0;
+			m->bwd_seconds[i] += kn_seconds() - t0;
 	}
 	return loss;
 }

@@ -9,6 +9,7 @@
  * after one warm-up. scripts/bench_conv.py runs this beside PyTorch.
  */
 #include "io/alloc.h"
+#include "io/clock.h"
 #include "nets/conv.h"
 #include "nets/gemm.h"
 #include "nets/im2col.h"
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_REPS 100
 
@@ -25,14 +25,6 @@ struct bench {
 	struct conv_geom g;
 	float *in, *weight, *bias, *out, *dout, *din, *dweight, *dbias, *ws;
 };
-
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -92,10 +84,10 @@ static void measure(struct bench *b, int what, const char *name, double gflop, i
 
 	run(b, what);
 	for (int r = 0; r < reps; r++) {
-		double t0 = now_ms();
+		double t0 = 1e3 * kn_seconds();
 
 		run(b, what);
-		ms[r] = now_ms() - t0;
+		ms[r] = 1e3 * kn_seconds() - t0;
 	}
 	qsort(ms, (size_t)reps, sizeof(double), cmp_double);
 	printf("%-16s %9.2f %8.1f\n", name, ms[reps / 2], gflop / (ms[reps / 2] * 1e-3));

@@ -15,6 +15,7 @@
  * scripts/bench_knconv.py runs this beside the same layer in PyTorch.
  */
 #include "io/alloc.h"
+#include "io/clock.h"
 #include "nets/dropout.h"
 #include "nets/gemm.h"
 #include "nets/knconv.h"
@@ -23,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_REPS 100
 #define NKERNELS 5
@@ -36,14 +36,6 @@ struct bench {
 	struct kn_cache cache;
 	uint64_t step;
 };
-
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -119,10 +111,10 @@ static void measure_all(struct bench *b, int reps)
 		run(b, k);
 	for (int r = 0; r < reps; r++) {
 		for (int k = 0; k < NKERNELS; k++) {
-			double t0 = now_ms();
+			double t0 = 1e3 * kn_seconds();
 
 			run(b, k);
-			ms[k][r] = now_ms() - t0;
+			ms[k][r] = 1e3 * kn_seconds() - t0;
 		}
 		over_f[r] = ms[0][r] - ms[3][r];
 		over_b[r] = ms[1][r] - ms[4][r];

@@ -15,12 +15,12 @@
 #include "datasets/dataset.h"
 #include "datasets/loader.h"
 #include "io/alloc.h"
+#include "io/clock.h"
 #include "io/error.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_REPS 32
 
@@ -38,14 +38,6 @@ static int repeat_read(void *ctx, int index, struct image *img, struct label_ima
 	const struct repeat *r = ctx;
 
 	return dataset_read(r->d, index % r->d->count, img, lab);
-}
-
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -75,9 +67,9 @@ static double time_loader(const struct bench *bn, const struct loader_source *sr
 			return -1;
 		}
 		if (j == 0)
-			t0 = now_s();
+			t0 = kn_seconds();
 	}
-	t0 = now_s() - t0;
+	t0 = kn_seconds() - t0;
 	loader_destroy(l);
 	return t0 / bn->batches;
 }
@@ -96,17 +88,17 @@ static void time_stages(const struct bench *bn, const struct loader_source *src)
 		struct image img;
 		struct label_image lab;
 		struct rng r;
-		double t = now_s();
+		double t = kn_seconds();
 
 		if (src->read(src->ctx, i % src->count, &img, &lab) < 0) {
 			fprintf(stderr, "bench_loader: %s\n", kn_errmsg());
 			exit(1);
 		}
-		rd[i] = now_s() - t;
+		rd[i] = kn_seconds() - t;
 		rng_init_stream(&r, 1, 0, (uint64_t)i);
-		t = now_s();
+		t = kn_seconds();
 		augment_sample(&c, &img, &lab, &r, out, lab_out, NULL);
-		au[i] = now_s() - t;
+		au[i] = kn_seconds() - t;
 		image_free(&img);
 		label_free(&lab);
 	}

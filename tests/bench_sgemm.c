@@ -13,6 +13,7 @@
  * scripts/bench.sh runs it beside `knseg bench` to put training GFLOP/s in proportion.
  */
 #include "io/alloc.h"
+#include "io/clock.h"
 #include "nets/gemm.h"
 #include "nets/rng.h"
 
@@ -20,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_REPS 100
 #define NSHAPES 2
@@ -29,14 +29,6 @@ struct shape {
 	int m, n, k;
 	double best_gflops, median_gflops;
 };
-
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -66,10 +58,10 @@ static void measure(struct shape *s, int reps)
 
 	gemm(false, false, s->m, s->n, s->k, 1, a, s->k, b, s->n, 0, c, s->n);
 	for (int r = 0; r < reps; r++) {
-		double t0 = now();
+		double t0 = kn_seconds();
 
 		gemm(false, false, s->m, s->n, s->k, 1, a, s->k, b, s->n, 0, c, s->n);
-		t[r] = now() - t0;
+		t[r] = kn_seconds() - t0;
 	}
 	qsort(t, (size_t)reps, sizeof(double), cmp_double);
 	s->best_gflops = gflop / t[0];
