@@ -20,10 +20,10 @@
  * Stride-1 layers with many input channels take another path, one GEMM per kernel tap on
  * the padded image (conv_shift.c); the direct reference loops are in conv_naive.c.
  *
- * GEMMs are called outside any OpenMP region so that OpenBLAS can use its own threads;
- * im2col/col2im and the bias loops run OpenMP threads that each own the memory they
- * write. Every sum is taken in an order that does not depend on the thread count (see
- * conv_gemm), so results are bitwise the same at any number of threads.
+ * GEMMs are called outside any OpenMP region and share their fixed tiles among the threads (gemm.c); im2col/col2im and the bias
+ * loops run OpenMP threads that each own the memory they write. Every sum is taken in
+ * an order that does not depend on the thread count, so results are bitwise the same
+ * at any number of threads.
  */
 #include "nets/conv.h"
 
@@ -92,34 +92,6 @@ static int conv_band_rows(const struct conv_geom *g)
 	return (int)(((size_t)g->ho + bands - 1) / bands);
 }
 
-/*
- * OpenBLAS blocks the inner dimension k into panels of its GEMM_Q (256 for the AVX-512
- * single-precision kernels) and adds each panel's products to C; when a tail between Q
- * and 2Q is left, its threaded and single-threaded drivers halve it with different
- * rounding, so for such k the result depended on the thread count. conv_gemm passes k
- * as a multiple of CONV_GEMM_KC, whose panels and halved tails come out the same in
- * either driver when Q is a multiple of 32, then the remainder (below Q when Q >= 256)
- * as a second call: results are then bitwise the same at any thread count (test_conv
- * checks it on the machine at hand), at the price of at most one extra call.
- */
-#define CONV_GEMM_KC 256
-
-/* gemm() with alpha 1 and k split as above: C = op(A) op(B) + beta C. */
-void conv_gemm(bool trans_a, bool trans_b, int m, int n, int k, const float *a,
-		      int lda, const float *b, int ldb, float beta, float *c, int ldc)
-{
-	int k1 = k - k % CONV_GEMM_KC;
-	/* Column k1 of op(A) and row k1 of op(B). */
-	const float *a1 = trans_a ? a + (size_t)k1 * lda : a + k1;
-	const float *b1 = trans_b ? b + k1 : b + (size_t)k1 * ldb;
-
-	if (k1 > 0)
-		gemm(trans_a, trans_b, m, n, k1, 1.0f, a, lda, b, ldb, beta, c, ldc);
-	if (k > k1)
-		gemm(trans_a, trans_b, m, n, k - k1, 1.0f, a1, lda, b1, ldb, k1 > 0 ? 1.0f : beta,
-		     c, ldc);
-}
-
 /* out (cout, npos), rows ldo apart, <- bias broadcast along each row. */
 static void conv_fill_bias(float *out, const float *bias, int cout, int npos, int ldo)
 {
@@ -171,7 +143,7 @@ static void conv_forward_image(float *out, const float *in, const float *weight,
 		if (bias)
 			conv_fill_bias(out_band, bias, g->cout, nb, npos);
 		/* out = weight * col (+ bias) */
-		conv_gemm(false, false, g->cout, nb, k, weight, k, col, ld, bias ? 1.0f : 0.0f,
+		gemm(false, false, g->cout, nb, k, 1.0f, weight, k, col, ld, bias ? 1.0f : 0.0f,
 			  out_band, npos);
 	}
 }
@@ -230,15 +202,15 @@ static void conv_backward_image(float *din, float *dweight, const float *dout,
 		const float *dout_band = dout + (size_t)i0 * g->wo;
 
 		/* dweight (cout, K) += dout (cout, nb) * col^T (nb, K) */
-		conv_gemm(false, true, g->cout, k, nb, dout_band, npos, col, ld, 1.0f, dweight, k);
+		gemm(false, true, g->cout, k, nb, 1.0f, dout_band, npos, col, ld, 1.0f, dweight, k);
 		if (!din)
 			continue;
 		/* dcol (K, nb) = weight^T (K, cout) * dout (cout, nb); din += col2im(dcol) */
 		if (conv_is_pointwise(g)) {
-			conv_gemm(true, false, k, nb, g->cout, weight, k, dout_band, npos, 1.0f,
+			gemm(true, false, k, nb, g->cout, 1.0f, weight, k, dout_band, npos, 1.0f,
 				  din + (size_t)i0 * g->wo, npos);
 		} else {
-			conv_gemm(true, false, k, nb, g->cout, weight, k, dout_band, npos, 0.0f, ws,
+			gemm(true, false, k, nb, g->cout, 1.0f, weight, k, dout_band, npos, 0.0f, ws,
 				  nb);
 			col2im(din, ws, g, i0, i1);
 		}

@@ -12,13 +12,6 @@
 /* Below this many floats touched, a loop runs on one thread (as in im2col.c). */
 #define CONV_PARALLEL_MIN 32768
 
-/*
- * gemm() with alpha 1, C = op(A) op(B) + beta C, its inner dimension k split so that the
- * result is bitwise the same at any thread count (see conv.c).
- */
-void conv_gemm(bool trans_a, bool trans_b, int m, int n, int k, const float *a, int lda,
-	       const float *b, int ldb, float beta, float *c, int ldc);
-
 /* The per-tap path of conv_shift.c: workspace, forward, backward (without the bias
  * gradient, which conv_backward adds), with conv.h's shapes and conventions. */
 size_t conv_shift_workspace_floats(const struct conv_geom *g);

@@ -22,6 +22,7 @@
  */
 #include "nets/conv.h"
 #include "nets/conv_internal.h"
+#include "nets/gemm.h"
 
 #include <string.h>
 
@@ -214,7 +215,7 @@ void conv_shift_forward(float *out, const float *in, const float *weight, const 
 			size_t shift = (size_t)(t / g->kw) * wp + t % g->kw;
 
 			/* wide += W_t * Xp_shifted */
-			conv_gemm(false, false, g->cout, cols, g->cin,
+			gemm(false, false, g->cout, cols, g->cin, 1.0f,
 				  s.wt + (size_t)t * g->cout * g->cin, g->cin, xp + shift, (int)plane,
 				  t ? 1.0f : 0.0f, s.wide, g->ho * wp);
 		}
@@ -249,12 +250,12 @@ void conv_shift_backward(float *din, float *dweight, const float *dout, const fl
 			size_t shift = (size_t)(t / g->kw) * wp + t % g->kw;
 
 			/* dW_t (cout, cin) += dwide (cout, cols) * Xp_shifted^T (cols, cin) */
-			conv_gemm(false, true, g->cout, g->cin, cols, s.wide, g->ho * wp, xp + shift,
+			gemm(false, true, g->cout, g->cin, cols, 1.0f, s.wide, g->ho * wp, xp + shift,
 				  (int)plane, b ? 1.0f : 0.0f, s.dwt + t * wt_size, g->cin);
 			if (!din)
 				continue;
 			/* dXp_shifted (cin, cols) += W_t^T (cin, cout) * dwide (cout, cols) */
-			conv_gemm(true, false, g->cin, cols, g->cout, s.wt + t * wt_size, g->cin,
+			gemm(true, false, g->cin, cols, g->cout, 1.0f, s.wt + t * wt_size, g->cin,
 				  s.wide, g->ho * wp, 1.0f, dxp + shift, (int)plane);
 		}
 		if (din && s.dxp)

@@ -67,6 +67,13 @@ const char *knseg_program_or_skip(void);
  */
 int run_knseg(const char *dir, const char *args, char **out, char **err);
 
+/*
+ * The thread counts that results must not depend on: 1, the machine's 2, and counts
+ * above the cores, whose uneven shares of work cut the loops elsewhere.
+ */
+#define TEST_THREAD_COUNTS {1, 2, 3, 4}
+#define TEST_THREAD_COUNT_N 4
+
 /* Fills x[0..n) with uniform values in [lo, hi) from a fixed seed. */
 void fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed);
 
