@@ -2,6 +2,7 @@
 #
 #   make              library build/<cfg>/libknseg.a and the program build/<cfg>/knseg
 #   make test         build and run every test program (tests/test_*.c)
+#   make test-kernels the tests again under every OpenBLAS kernel this CPU can run
 #   make demo         the built-in end-to-end run
 #   make fuzz         build the libFuzzer targets (tests/fuzz/fuzz_*.c) with clang
 #   make fuzz-run     run each fuzz target for FUZZ_SECONDS
@@ -12,8 +13,14 @@
 # Benchmark and example programs (tests/bench_*.c, tests/example_*.c) are built with the
 # tests but never run by them.
 #
-# Toggles: SANITIZE=1 (ASan + UBSan), DEBUG=1 (-O0 -g), OPENMP=0 (no OpenMP).
+# Toggles: SANITIZE=1 (ASan + UBSan), DEBUG=1 (-O0 -g), OPENMP=0 (no OpenMP),
+# MARCH=cpu (default native: the build machine's instruction sets; MARCH=x86-64-v2 runs
+# on any x86-64 CPU since 2009, MARCH=x86-64-v3 on AVX2 CPUs).
 # Each combination builds into its own folder under build/, so they never mix.
+#
+# Plain `make` only builds, with the libraries pkg-config finds, and names a missing one;
+# `make deps`, `make test`, `make demo` (and the bench and fuzz targets) first install
+# missing Debian packages (scripts/deps.sh, as root).
 #
 # Sources are found by wildcard: a new .c file in nets/ io/ datasets/ metrics/ joins the
 # library, a new app/*.c joins the program, a new tests/test_*.c is a new test program.
@@ -21,17 +28,18 @@
 SANITIZE ?= 0
 DEBUG ?= 0
 OPENMP ?= 1
+MARCH ?= native
 FUZZ_SECONDS ?= 30
 
 CC ?= cc
 PKGS := openblas libpng libturbojpeg
 
-cfg := $(if $(filter 1,$(DEBUG)),debug,release)$(if $(filter 1,$(SANITIZE)),-san)$(if $(filter 0,$(OPENMP)),-noomp)
+cfg := $(if $(filter 1,$(DEBUG)),debug,release)$(if $(filter 1,$(SANITIZE)),-san)$(if $(filter 0,$(OPENMP)),-noomp)$(if $(filter-out native,$(MARCH)),-$(MARCH))
 B := build/$(cfg)
 
 # -O3 -march=native: measured faster than -O2 on the conv/KN kernels; -std=c11 keeps
 # floating-point contraction off, so results do not depend on FMA placement.
-OPT := $(if $(filter 1,$(DEBUG)),-O0 -g3,-O3 -march=native -g)
+OPT := $(if $(filter 1,$(DEBUG)),-O0 -g3,-O3 -march=$(MARCH) -g)
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN := $(if $(filter 1,$(SANITIZE)),$(SAN_FLAGS))
@@ -59,15 +67,21 @@ BENCH_BIN := $(BENCH_SRC:tests/%.c=$(B)/tests/%)
 LIB := $(B)/libknseg.a
 PROG := $(B)/knseg
 
-.PHONY: all build deps test run-tests demo fuzz fuzz-run fixtures bench bench-deps clean
+.PHONY: all build objects libs-found deps test run-tests test-kernels demo fuzz fuzz-build fuzz-run fixtures bench bench-deps clean
 .DEFAULT_GOAL := all
 # Keep test objects (make would delete them as intermediates and rebuild every time).
 .SECONDARY:
 
-all: deps
-	@$(MAKE) --no-print-directory build
+all: build
 
-build: $(LIB) $(PROG) $(TEST_BIN) $(BENCH_BIN)
+build: libs-found
+	@$(MAKE) --no-print-directory objects
+
+objects: $(LIB) $(PROG) $(TEST_BIN) $(BENCH_BIN)
+
+# One line per library pkg-config cannot find, and a stop before any compiler error.
+libs-found:
+	@scripts/deps.sh check
 
 deps:
 	@scripts/deps.sh
@@ -92,6 +106,10 @@ test: deps
 run-tests: build
 	@scripts/run_tests.sh $(TEST_BIN)
 
+test-kernels: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/test_kernels.sh $(TEST_BIN)
+
 demo: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/demo.sh $(PROG)
@@ -104,7 +122,8 @@ FUZZ_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -O1 -g -I. $(WARN) -Wno-unknown-pragmas
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FZ)/%)
 FUZZ_LIB_SRC := $(wildcard io/*.c)
 
-fuzz: deps
+fuzz:
+	@scripts/deps.sh fuzz
 	@$(MAKE) --no-print-directory fuzz-build
 
 fuzz-build: $(FUZZ_BIN)

@@ -1,17 +1,48 @@
 #!/bin/sh
-# Installs the Debian packages knseg needs to build and test, and nothing when
-# all of them are present. Usage: scripts/deps.sh [build|bench]
-#   build (default): compiler, libpng, TurboJPEG, OpenBLAS (OpenMP build), cmocka,
-#                    pkg-config, and clang with its runtime for the fuzz targets.
-#   bench:           the above plus python3-torch, for the PyTorch comparisons and
-#                    for regenerating test fixtures.
+# The libraries and tools knseg needs. Usage: scripts/deps.sh [build|fuzz|bench|check]
+#   build (default): installs the missing Debian packages: compiler, pkg-config, libpng,
+#                    TurboJPEG, OpenBLAS (its OpenMP build), cmocka; nothing when all
+#                    are present.
+#   fuzz:            the above plus clang and its runtime, for the libFuzzer targets.
+#   bench:           the above plus python3-torch, for the PyTorch comparisons and for
+#                    regenerating test fixtures.
+#   check:           installs nothing: says in one line per library which one pkg-config
+#                    cannot find (on any distribution), and fails if any is missing.
+# Installing needs root (make deps, make test, make demo call it); plain make only checks.
 set -eu
+mode=${1:-build}
+
+# pkg-config module, and the Debian package that provides it.
+libs="openblas:libopenblas-openmp-dev libpng:libpng-dev libturbojpeg:libturbojpeg0-dev \
+cmocka:libcmocka-dev"
+
+if [ "$mode" = check ]; then
+	if ! command -v pkg-config >/dev/null 2>&1; then
+		echo "knseg: pkg-config is not installed (Debian: pkg-config; or run make deps as root)" >&2
+		exit 1
+	fi
+	bad=0
+	for l in $libs; do
+		mod=${l%%:*}
+		if ! pkg-config --exists "$mod"; then
+			echo "knseg: library not found by pkg-config: $mod (Debian: ${l#*:}; or run make deps as root)" >&2
+			bad=1
+		fi
+	done
+	exit $bad
+fi
 
 pkgs="gcc make pkg-config libpng-dev libturbojpeg0-dev libjpeg62-turbo-dev \
-libopenblas-openmp-dev libcmocka-dev clang libclang-rt-14-dev"
-if [ "${1:-build}" = bench ]; then
-	pkgs="$pkgs python3-torch python3-numpy"
-fi
+libopenblas-openmp-dev libcmocka-dev"
+case $mode in
+build) ;;
+fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
+bench) pkgs="$pkgs python3-torch python3-numpy" ;;
+*)
+	echo "deps: unknown mode '$mode' (build, fuzz, bench or check)" >&2
+	exit 2
+	;;
+esac
 
 missing=""
 for p in $pkgs; do

@@ -735,31 +735,34 @@ static void test_backward_accumulates(void **state)
 	check_accumulates(&g);
 }
 
-/* Forward and backward at 1 and 2 threads, compared bit for bit. */
+/* Forward and backward at 1 thread and at 2, 3 and 4, compared bit for bit. */
 static void check_threads(const struct conv_geom *g)
 {
+	const int counts[] = TEST_THREAD_COUNTS;
 	struct conv_bufs b;
 	struct conv_result one;
 
 	bufs_init(&b, g);
 	bufs_randomize(&b, 9);
-	kn_set_threads(1);
-	conv_forward(b.out, b.in, b.weight, b.bias, g, b.ws);
-	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
-	one = result_save(&b);
-	bufs_zero_grads(&b);
-	kn_set_threads(2);
-	conv_forward(b.out, b.in, b.weight, b.bias, g, b.ws);
-	conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
-	assert_memory_equal(b.out, one.out, b.n_out * sizeof(float));
-	assert_memory_equal(b.din, one.din, b.n_in * sizeof(float));
-	assert_memory_equal(b.dweight, one.dweight, b.n_w * sizeof(float));
-	assert_memory_equal(b.dbias, one.dbias, (size_t)g->cout * sizeof(float));
+	for (int i = 0; i < TEST_THREAD_COUNT_N; i++) {
+		kn_set_threads(counts[i]);
+		bufs_zero_grads(&b);
+		conv_forward(b.out, b.in, b.weight, b.bias, g, b.ws);
+		conv_backward(b.din, b.dweight, b.dbias, b.dout, b.in, b.weight, g, b.ws);
+		if (i == 0) {
+			one = result_save(&b);
+			continue;
+		}
+		assert_memory_equal(b.out, one.out, b.n_out * sizeof(float));
+		assert_memory_equal(b.din, one.din, b.n_in * sizeof(float));
+		assert_memory_equal(b.dweight, one.dweight, b.n_w * sizeof(float));
+		assert_memory_equal(b.dbias, one.dbias, (size_t)g->cout * sizeof(float));
+	}
 	result_free(&one);
 	bufs_free(&b);
 }
 
-/* Sizes large enough that OpenBLAS splits the GEMMs between threads. */
+/* Sizes whose GEMMs cut into several tiles, k across every OpenBLAS kernel's blocking. */
 static void test_threads_bitwise_identical(void **state)
 {
 	int threads = kn_get_threads();
@@ -775,7 +778,7 @@ static void test_threads_bitwise_identical(void **state)
 	g = geom(1, 64, 60, 128, 32, 3, 1, 1, 1, 1, 1);
 	assert_true(conv_workspace_floats(&g) < (size_t)64 * 9 * g.ho * g.wo);
 	check_threads(&g);
-	/* Per-tap GEMMs, their k = 300 split as 256 + 44, unpadded and padded. */
+	/* Per-tap GEMMs with k = 300, unpadded and padded. */
 	g = geom(2, 300, 33, 65, 40, 2, 1, 0, 0, 0, 0);
 	assert_true(conv_uses_shifts(&g));
 	check_threads(&g);

@@ -13,6 +13,7 @@
 #include "io/alloc.h"
 #include "nets/gemm.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +180,9 @@ int main(void)
 		cmocka_unit_test(test_beta_zero_writes_every_element),
 		cmocka_unit_test(test_threads_bitwise_identical),
 	};
+
+	/* scripts/test_kernels.sh reads this line to check which kernel ran. */
+	printf("OpenBLAS kernel: %s\n", openblas_get_corename());
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -352,20 +352,25 @@ static void test_threads_bitwise_identical(void **state)
 		geom(2, 40, 24, 24, 20, 1, 1, pad0, 0.25f),
 	};
 	(void)state;
+	const int counts[] = TEST_THREAD_COUNTS;
+
 	for (int k = 0; k < 3; k++) {
 		struct kc_bufs one, two;
 
 		bufs_init(&one, &gs[k], KN_TRAIN);
 		bufs_init(&two, &gs[k], KN_TRAIN);
 		run_threads(&one, 1);
-		run_threads(&two, 2);
-		assert_memory_equal(one.keep, two.keep, one.n_mask);
-		assert_memory_equal(one.out, two.out, one.n_out * sizeof(float));
-		assert_memory_equal(one.mu, two.mu, one.n_units * sizeof(float));
-		assert_memory_equal(one.s, two.s, one.n_units * sizeof(float));
-		assert_memory_equal(one.din, two.din, one.n_in * sizeof(float));
-		assert_memory_equal(one.dweight, two.dweight, one.n_w * sizeof(float));
-		assert_memory_equal(one.dbias, two.dbias, (size_t)gs[k].conv.cout * sizeof(float));
+		for (int i = 1; i < TEST_THREAD_COUNT_N; i++) {
+			run_threads(&two, counts[i]);
+			assert_memory_equal(one.keep, two.keep, one.n_mask);
+			assert_memory_equal(one.out, two.out, one.n_out * sizeof(float));
+			assert_memory_equal(one.mu, two.mu, one.n_units * sizeof(float));
+			assert_memory_equal(one.s, two.s, one.n_units * sizeof(float));
+			assert_memory_equal(one.din, two.din, one.n_in * sizeof(float));
+			assert_memory_equal(one.dweight, two.dweight, one.n_w * sizeof(float));
+			assert_memory_equal(one.dbias, two.dbias,
+					    (size_t)gs[k].conv.cout * sizeof(float));
+		}
 		bufs_free(&one);
 		bufs_free(&two);
 	}

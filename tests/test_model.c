@@ -147,9 +147,11 @@ static void test_padded_input_and_crop(void **state)
 	model_destroy(m);
 }
 
-/* Runs one training forward and backward; copies logits and gradients out. */
-static void train_step(struct model *m, int64_t step, float *logits, float *grads)
+/* Runs one training forward and backward; copies logits and gradients out, returns the loss. */
+static double train_step(struct model *m, int64_t step, float *logits, float *grads)
 {
+	double loss;
+
 	const struct graph_value *out = &m->g.values[m->g.output];
 	size_t npix = (size_t)m->n * out->h * out->w, nlog = npix * out->c;
 	uint8_t *labels = malloc(npix);
@@ -160,9 +162,10 @@ static void train_step(struct model *m, int64_t step, float *logits, float *grad
 	m->step = step;
 	model_forward(m);
 	memcpy(logits, model_logits(m), nlog * sizeof(float));
-	model_backward(m, labels, NULL);
+	loss = model_backward(m, labels, NULL);
 	memcpy(grads, m->grads, m->g.param_count * sizeof(float));
 	free(labels);
+	return loss;
 }
 
 static void test_dropout_reproducible_per_step(void **state)
@@ -190,28 +193,79 @@ static void test_dropout_reproducible_per_step(void **state)
 	model_destroy(m);
 }
 
-static void test_same_results_with_one_and_two_threads(void **state)
+/* Logits, loss and gradients of a training step: the same bits at 1, 2, 3 and 4 threads. */
+static void test_same_results_at_any_thread_count(void **state)
 {
 	struct net_config cfg = tiny(NET_HEAD_FPN, 0.05f);
+	const int counts[] = TEST_THREAD_COUNTS;
 	struct model *m;
 	size_t nlog = 2 * 4 * 64 * 96;
 	float *l1 = malloc(nlog * 4), *l2 = malloc(nlog * 4), *g1, *g2;
 	int threads = kn_get_threads();
+	double loss1 = 0;
 
 	(void)state;
 	assert_int_equal(model_create(&m, &cfg, 2, 64, 96, MODEL_TRAIN), 0);
 	model_init_weights(m, 2);
 	g1 = malloc(m->g.param_count * 4);
 	g2 = malloc(m->g.param_count * 4);
-	kn_set_threads(1);
-	train_step(m, 3, l1, g1);
-	kn_set_threads(2);
-	train_step(m, 3, l2, g2);
+	for (int i = 0; i < TEST_THREAD_COUNT_N; i++) {
+		double loss;
+
+		kn_set_threads(counts[i]);
+		loss = train_step(m, 3, i ? l2 : l1, i ? g2 : g1);
+		if (i == 0) {
+			loss1 = loss;
+			continue;
+		}
+		assert_true(loss == loss1);
+		assert_memory_equal(l1, l2, nlog * 4);
+		assert_memory_equal(g1, g2, m->g.param_count * 4);
+	}
 	kn_set_threads(threads);
-	assert_memory_equal(l1, l2, nlog * 4);
-	assert_memory_equal(g1, g2, m->g.param_count * 4);
 	free(l1), free(l2), free(g1), free(g2);
 	model_destroy(m);
+}
+
+/*
+ * An image's logits are the same bits alone (batch 1) and as the middle image of a
+ * batch of 3, in inference and in training models (without dropout), at 1 and 2
+ * threads.
+ */
+static void test_image_alone_or_in_a_batch(void **state)
+{
+	const int h = 96, w = 128, k = 4, counts[] = {1, 2};
+	size_t img = 3 * h * w, nlog = (size_t)k * h * w;
+	float *x = malloc(3 * img * 4), *alone = malloc(nlog * 4);
+	int threads = kn_get_threads();
+
+	(void)state;
+	fill_uniform(x, 3 * img, -2, 2, 17);
+	for (int kind = 0; kind < 2; kind++) {
+		struct net_config cfg = tiny(kind ? NET_HEAD_FPN : NET_HEAD_FCN, 0.0f);
+		enum model_mode mk = kind ? MODEL_TRAIN : MODEL_EVAL;
+
+		for (int t = 0; t < 2; t++) {
+			struct model *one, *three;
+
+			kn_set_threads(counts[t]);
+			assert_int_equal(model_create(&one, &cfg, 1, h, w, mk), 0);
+			assert_int_equal(model_create(&three, &cfg, 3, h, w, mk), 0);
+			model_init_weights(one, 5);
+			model_init_weights(three, 5);
+			memcpy(model_input(one), x + img, img * 4);
+			memcpy(model_input(three), x, 3 * img * 4);
+			model_forward(one);
+			model_forward(three);
+			memcpy(alone, model_logits(one), nlog * 4);
+			assert_memory_equal(model_logits(three) + nlog, alone, nlog * 4);
+			model_destroy(one);
+			model_destroy(three);
+		}
+	}
+	kn_set_threads(threads);
+	free(x);
+	free(alone);
 }
 
 static void test_inference_modes(void **state)
@@ -254,7 +308,8 @@ int main(void)
 		cmocka_unit_test(test_kaiming_init),
 		cmocka_unit_test(test_padded_input_and_crop),
 		cmocka_unit_test(test_dropout_reproducible_per_step),
-		cmocka_unit_test(test_same_results_with_one_and_two_threads),
+		cmocka_unit_test(test_same_results_at_any_thread_count),
+		cmocka_unit_test(test_image_alone_or_in_a_batch),
 		cmocka_unit_test(test_inference_modes),
 	};
 

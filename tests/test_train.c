@@ -3,6 +3,7 @@
  * - one SGD iteration from --init weights equals the same step in PyTorch
  *   (scripts/ref_train.py);
  * - a run of 2k iterations equals k iterations, stopped, and resumed for k more;
+ * - a run is the same bits at 1, 2 and 3 threads;
  * - Ctrl-C saves a checkpoint that resumes; a non-finite loss stops the run with a
  *   message and leaves the previous checkpoint alone;
  * - bad flags and an occupied run folder are refused with a message.
@@ -126,6 +127,25 @@ static void test_resume_is_exact(void **state)
 	tmpdir_remove(dir);
 }
 
+/* The same run, weights and optimizer state, at 1, 2 and 3 threads (the last wins). */
+static void test_threads_give_the_same_run(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], a[600], b[600];
+
+	(void)state;
+	make_synth(dir);
+	for (int t = 1; t <= 3; t++) {
+		snprintf(args, sizeof(args), SYN_ARGS "--out %s/t%d --threads %d", dir, dir, t, t);
+		assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	}
+	snprintf(a, sizeof(a), "%s/t1/last.safetensors", dir);
+	for (int t = 2; t <= 3; t++) {
+		snprintf(b, sizeof(b), "%s/t%d/last.safetensors", dir, t);
+		assert_true(same_file(a, b));
+	}
+	tmpdir_remove(dir);
+}
+
 static void test_interrupt_saves_a_checkpoint(void **state)
 {
 	char *dir = tmpdir_create(), cmd[4096], path[600];
@@ -216,6 +236,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_step_matches_pytorch),
 		cmocka_unit_test(test_resume_is_exact),
+		cmocka_unit_test(test_threads_give_the_same_run),
 		cmocka_unit_test(test_interrupt_saves_a_checkpoint),
 		cmocka_unit_test(test_nan_loss_stops),
 		cmocka_unit_test(test_bad_flags),
