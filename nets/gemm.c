@@ -13,10 +13,11 @@
  * count, and the products of one element of C are not summed in the same order in
  * every part: its kernels handle the edges of a block (rows or columns left over from
  * the unrolling) on other paths, and its drivers block the inner dimension k
- * differently with one and with several threads. Measured with OpenBLAS 0.3.21: with
- * the Haswell and Zen kernels, a 64 x 4096 x 16 product differs in 37374 elements
- * between 1 and 2 threads; Nehalem and Prescott differ from k = 16 at other shapes,
- * Sandybridge from k = 400, SkylakeX and Cooperlake only for some k above 256.
+ * differently with one and with several threads. Measured with OpenBLAS 0.3.21 on
+ * 64 x 4096 x k products: with the Haswell and Zen kernels, k = 16 differs in 37374
+ * elements between 1 and 2 threads; Prescott, Core2 and Nehalem differ between 1 and
+ * 3 threads from k = 16, Sandybridge between 1 and 2 from k = 400, SkylakeX from 464,
+ * Cooperlake from 336.
  *
  * So OpenBLAS never threads a call here. gemm() cuts C into tiles whose sizes depend
  * on m, n and k alone, and each tile is one single-threaded OpenBLAS call (OpenBLAS's
