@@ -559,6 +559,7 @@ static void test_threads_bitwise_identical(void **state)
 		kernelnorm_geom_make(2, 8, 20, 20, 2, 2, 1, 1, pad, 0.25f),
 		kernelnorm_geom_1x1(2, 32, 24, 21, 0.05f),
 	};
+	const int counts[] = TEST_THREAD_COUNTS;
 	int saved = kn_get_threads();
 
 	(void)state;
@@ -568,12 +569,14 @@ static void test_threads_bitwise_identical(void **state)
 		bufs_init(&one, &gs[k], KN_TRAIN);
 		bufs_init(&two, &gs[k], KN_TRAIN);
 		run_threads(&one, 1, k == 1);
-		run_threads(&two, 2, k == 1);
-		assert_memory_equal(one.keep, two.keep, one.n_out);
-		assert_memory_equal(one.out, two.out, one.n_out * sizeof(float));
-		assert_memory_equal(one.mu, two.mu, one.n_units * sizeof(float));
-		assert_memory_equal(one.s, two.s, one.n_units * sizeof(float));
-		assert_memory_equal(one.din, two.din, one.n_in * sizeof(float));
+		for (int t = 1; t < TEST_THREAD_COUNT_N; t++) {
+			run_threads(&two, counts[t], k == 1);
+			assert_memory_equal(one.keep, two.keep, one.n_out);
+			assert_memory_equal(one.out, two.out, one.n_out * sizeof(float));
+			assert_memory_equal(one.mu, two.mu, one.n_units * sizeof(float));
+			assert_memory_equal(one.s, two.s, one.n_units * sizeof(float));
+			assert_memory_equal(one.din, two.din, one.n_in * sizeof(float));
+		}
 		bufs_free(&one);
 		bufs_free(&two);
 	}

@@ -310,26 +310,29 @@ static void test_bad_label_checks(void **state)
 static void test_threads_bitwise(void **state)
 {
 	enum { N = 2, K = 19, HW = 64 * 48 };
-	float *x = xmalloc(N * K * HW * sizeof(float)), *d[2];
+	float *x = xmalloc(N * K * HW * sizeof(float)), *d[TEST_THREAD_COUNT_N];
 	uint8_t *y = xmalloc(N * HW);
 	const float w[K] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19};
 	struct loss_ce_geom g = {N, K, HW, IGNORE};
-	double loss[2];
+	double loss[TEST_THREAD_COUNT_N];
+	const int counts[] = TEST_THREAD_COUNTS;
 	int saved = kn_get_threads();
 
 	(void)state;
 	fill_uniform(x, N * K * HW, -5, 5, 101);
 	fill_labels(y, N * HW, K, 102);
-	for (int t = 0; t < 2; t++) {
-		kn_set_threads(t + 1);
+	for (int t = 0; t < TEST_THREAD_COUNT_N; t++) {
+		kn_set_threads(counts[t]);
 		d[t] = xcalloc(N * K * HW, sizeof(float));
 		loss[t] = loss_ce_forward_backward(d[t], x, y, w, 1.0f, &g);
 	}
 	kn_set_threads(saved);
-	assert_memory_equal(&loss[0], &loss[1], sizeof(double));
-	assert_memory_equal(d[0], d[1], N * K * HW * sizeof(float));
-	free(d[0]);
-	free(d[1]);
+	for (int t = 1; t < TEST_THREAD_COUNT_N; t++) {
+		assert_memory_equal(&loss[0], &loss[t], sizeof(double));
+		assert_memory_equal(d[0], d[t], N * K * HW * sizeof(float));
+	}
+	for (int t = 0; t < TEST_THREAD_COUNT_N; t++)
+		free(d[t]);
 	free(x);
 	free(y);
 }

@@ -386,15 +386,16 @@ static void test_threads_bitwise(void **state)
 	struct pool_geom g = pool_geom_make(2, 16, 33, 47, 3, 3, 2, 2, 1, 1);
 	size_t ni = in_count(&g), no = out_count(&g);
 	float *x = xmalloc(ni * sizeof(float)), *dout = xmalloc(no * sizeof(float));
-	float *out[2], *din[2];
-	int32_t *at[2];
+	float *out[TEST_THREAD_COUNT_N], *din[TEST_THREAD_COUNT_N];
+	int32_t *at[TEST_THREAD_COUNT_N];
+	const int counts[] = TEST_THREAD_COUNTS;
 	int saved = kn_get_threads();
 
 	(void)state;
 	fill_uniform(x, ni, -1, 1, 41);
 	fill_uniform(dout, no, -1, 1, 42);
-	for (int t = 0; t < 2; t++) {
-		kn_set_threads(t + 1);
+	for (int t = 0; t < TEST_THREAD_COUNT_N; t++) {
+		kn_set_threads(counts[t]);
 		out[t] = xmalloc(no * sizeof(float));
 		at[t] = xmalloc(no * sizeof(int32_t));
 		din[t] = xcalloc(ni, sizeof(float));
@@ -402,10 +403,12 @@ static void test_threads_bitwise(void **state)
 		maxpool_backward(din[t], dout, at[t], &g);
 	}
 	kn_set_threads(saved);
-	assert_memory_equal(out[0], out[1], no * sizeof(float));
-	assert_memory_equal(at[0], at[1], no * sizeof(int32_t));
-	assert_memory_equal(din[0], din[1], ni * sizeof(float));
-	for (int t = 0; t < 2; t++) {
+	for (int t = 1; t < TEST_THREAD_COUNT_N; t++) {
+		assert_memory_equal(out[0], out[t], no * sizeof(float));
+		assert_memory_equal(at[0], at[t], no * sizeof(int32_t));
+		assert_memory_equal(din[0], din[t], ni * sizeof(float));
+	}
+	for (int t = 0; t < TEST_THREAD_COUNT_N; t++) {
 		free(out[t]);
 		free(at[t]);
 		free(din[t]);

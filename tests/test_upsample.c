@@ -354,23 +354,26 @@ static void test_threads_bitwise(void **state)
 	const struct resize_case c = {38, 16, 32, 64, 128};
 	size_t ni = in_count(&c), no = out_count(&c);
 	float *x = xmalloc(ni * sizeof(float)), *dout = xmalloc(no * sizeof(float));
-	float *out[2], *din[2];
+	float *out[TEST_THREAD_COUNT_N], *din[TEST_THREAD_COUNT_N];
+	const int counts[] = TEST_THREAD_COUNTS;
 	int saved = kn_get_threads();
 
 	(void)state;
 	fill_uniform(x, ni, -1, 1, 61);
 	fill_uniform(dout, no, -1, 1, 62);
-	for (int t = 0; t < 2; t++) {
-		kn_set_threads(t + 1);
+	for (int t = 0; t < TEST_THREAD_COUNT_N; t++) {
+		kn_set_threads(counts[t]);
 		out[t] = xmalloc(no * sizeof(float));
 		din[t] = xcalloc(ni, sizeof(float));
 		upsample_bilinear_forward(out[t], x, c.planes, c.h, c.w, c.ho, c.wo);
 		upsample_bilinear_backward(din[t], dout, c.planes, c.h, c.w, c.ho, c.wo);
 	}
 	kn_set_threads(saved);
-	assert_memory_equal(out[0], out[1], no * sizeof(float));
-	assert_memory_equal(din[0], din[1], ni * sizeof(float));
-	for (int t = 0; t < 2; t++) {
+	for (int t = 1; t < TEST_THREAD_COUNT_N; t++) {
+		assert_memory_equal(out[0], out[t], no * sizeof(float));
+		assert_memory_equal(din[0], din[t], ni * sizeof(float));
+	}
+	for (int t = 0; t < TEST_THREAD_COUNT_N; t++) {
 		free(out[t]);
 		free(din[t]);
 	}
