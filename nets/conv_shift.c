@@ -21,6 +21,7 @@
  * positions ran as fast or slower, hence the thresholds.
  */
 #include "nets/conv.h"
+#include "io/arena.h"
 #include "nets/conv_internal.h"
 #include "nets/gemm.h"
 
@@ -61,7 +62,7 @@ struct shift_ws {
 	float *wide;  /* (cout, ho, wp) forward output or backward dout, wide */
 };
 
-/* Carves base (NULL: only counts) and returns the floats used. */
+/* Carves base (NULL: only counts) and returns the floats used; absent pieces are NULL. */
 static size_t shift_ws_layout(struct shift_ws *s, float *base, const struct conv_geom *g,
 			      bool backward)
 {
@@ -71,13 +72,15 @@ static size_t shift_ws_layout(struct shift_ws *s, float *base, const struct conv
 	size_t wide = (size_t)g->cout * g->ho * conv_padded_w(g);
 	size_t sizes[5] = {taps, backward ? taps : 0, plane, backward ? plane : 0, wide};
 	float **parts[5] = {&s->wt, &s->dwt, &s->xp, &s->dxp, &s->wide};
-	size_t total = 0;
+	struct arena a;
 
+	arena_init_over(&a, base, base ? conv_shift_workspace_floats(g) : 0);
 	for (int i = 0; i < 5; i++) {
-		*parts[i] = base && sizes[i] ? base + total : NULL;
-		total += (sizes[i] + 15) / 16 * 16;
+		float *p = arena_take(&a, sizes[i]);
+
+		*parts[i] = sizes[i] ? p : NULL;
 	}
-	return total;
+	return a.used;
 }
 
 /* wt (kh*kw, cout, cin) <- weight (cout, cin, kh, kw). */
@@ -263,7 +266,6 @@ void conv_shift_backward(float *din, float *dweight, const float *dout, const fl
 	}
 	shift_add_dweights(dweight, s.dwt, g);
 }
-
 
 size_t conv_shift_workspace_floats(const struct conv_geom *g)
 {

@@ -1,6 +1,7 @@
 /* The network tape: values, parameters, ops and their FLOP counts. See graph.h. */
 #include "nets/graph.h"
 #include "io/alloc.h"
+#include "io/arena.h"
 #include "io/error.h"
 
 #include <stdio.h>
@@ -62,8 +63,8 @@ int graph_param(struct graph *g, const char *name, int ndim, const int *dims, fl
 		p->count *= (size_t)dims[i];
 	}
 	p->init_std = init_std;
-	/* Parameters start on 16-float boundaries so every tensor is 64-byte aligned. */
-	p->offset = (g->param_count + 15) / 16 * 16;
+	/* Every parameter tensor starts 64-byte aligned, as arena pieces do. */
+	p->offset = arena_round(g->param_count);
 	g->param_count = p->offset + p->count;
 	return g->nparams++;
 }

@@ -15,6 +15,7 @@
  * B2/M - mu^2 cancels when the mean dominates, and double costs ~1% of the layer.
  */
 #include "nets/knconv.h"
+#include "io/arena.h"
 #include "io/error.h"
 
 #include <math.h>
@@ -69,59 +70,58 @@ struct knconv_ws {
 	float *da;        /* backward (n, cout, ho, wo): dA */
 };
 
-/* Hands out n floats from *next (NULL: only counts), keeping pieces 64-byte aligned. */
-static float *ws_take(float **next, size_t n, size_t *total)
-{
-	float *p = *next;
-	size_t rounded = (n + 15) / 16 * 16;
-
-	*total += rounded;
-	if (p)
-		*next = p + rounded;
-	return p;
-}
-
-/* n doubles (2n floats of a workspace whose base is 8-byte aligned, CHECKed). */
-static double *ws_take_double(float **next, size_t n, size_t *total)
-{
-	return (double *)(void *)ws_take(next, 2 * n, total);
-}
-
-/* Carves base (NULL to measure) and returns the floats needed. */
-static size_t ws_layout(struct knconv_ws *w, float *base, const struct knconv_geom *g,
-			bool backward)
+/* Carves the forward's or the backward's pieces from a (measuring or real). */
+static void ws_layout(struct knconv_ws *w, struct arena *a, const struct knconv_geom *g,
+		      bool backward)
 {
 	const struct conv_geom *c = &g->conv;
 	size_t units = knconv_unit_count(g), rows = (size_t)c->n * c->ho * g->wp;
 	size_t padded = (size_t)c->n * g->hp * g->wp, plane = (size_t)c->n * c->h * c->w;
-	size_t total = 0;
-	float *next = base;
 
 	memset(w, 0, sizeof(*w));
-	w->conv = ws_take(&next, conv_workspace_floats(c), &total);
-	w->sw = ws_take(&next, (size_t)c->cout, &total);
-	w->rs = ws_take(&next, units, &total);
+	w->conv = arena_take(a, conv_workspace_floats(c));
+	w->sw = arena_take(a, (size_t)c->cout);
+	w->rs = arena_take(a, units);
 	if (!backward) {
-		w->s1 = ws_take_double(&next, padded, &total);
-		w->s2 = ws_take_double(&next, padded, &total);
-		w->c1 = ws_take_double(&next, rows, &total);
-		w->c2 = ws_take_double(&next, rows, &total);
-		return total;
+		w->s1 = arena_take_doubles(a, padded);
+		w->s2 = arena_take_doubles(a, padded);
+		w->c1 = arena_take_doubles(a, rows);
+		w->c2 = arena_take_doubles(a, rows);
+		return;
 	}
-	w->d1 = ws_take(&next, units, &total);
-	w->d2 = ws_take(&next, units, &total);
-	w->v1 = ws_take(&next, rows, &total);
-	w->v2 = ws_take(&next, rows, &total);
-	w->g1 = ws_take(&next, plane, &total);
-	w->g2 = ws_take(&next, plane, &total);
-	w->da = ws_take(&next, (size_t)c->cout * units, &total);
-	return total;
+	w->d1 = arena_take(a, units);
+	w->d2 = arena_take(a, units);
+	w->v1 = arena_take(a, rows);
+	w->v2 = arena_take(a, rows);
+	w->g1 = arena_take(a, plane);
+	w->g2 = arena_take(a, plane);
+	w->da = arena_take(a, (size_t)c->cout * units);
+}
+
+/* The floats the forward's (or the backward's) pieces take. */
+static size_t ws_measure(const struct knconv_geom *g, bool backward)
+{
+	struct knconv_ws w;
+	struct arena a;
+
+	arena_init_over(&a, NULL, 0);
+	ws_layout(&w, &a, g, backward);
+	return a.used;
+}
+
+/* The pieces carved from the layer's workspace ws (knconv_workspace_floats). */
+static void ws_carve(struct knconv_ws *w, float *ws, const struct knconv_geom *g,
+		     bool backward)
+{
+	struct arena a;
+
+	arena_init_over(&a, ws, knconv_workspace_floats(g));
+	ws_layout(w, &a, g, backward);
 }
 
 size_t knconv_workspace_floats(const struct knconv_geom *g)
 {
-	struct knconv_ws w;
-	size_t fwd = ws_layout(&w, NULL, g, false), bwd = ws_layout(&w, NULL, g, true);
+	size_t fwd = ws_measure(g, false), bwd = ws_measure(g, true);
 
 	return fwd > bwd ? fwd : bwd;
 }
@@ -313,7 +313,7 @@ void knconv_forward(float *out, const struct kn_cache *cache, const float *in,
 
 	CHECK(!masked || cache->keep);
 	CHECK((uintptr_t)ws % sizeof(double) == 0);
-	ws_layout(&w, ws, g, false);
+	ws_carve(&w, ws, g, false);
 	conv_forward(out, in, weight, NULL, &g->conv, w.conv);
 	weight_sums(w.sw, weight, &g->conv);
 	channel_sums(w.s1, w.s2, in, masked ? cache->keep : NULL, g);
@@ -556,7 +556,7 @@ void knconv_backward(float *din, float *dweight, float *dbias, const float *dout
 	struct knconv_ws w;
 
 	CHECK(!masked || cache->keep);
-	ws_layout(&w, ws, g, true);
+	ws_carve(&w, ws, g, true);
 	weight_sums(w.sw, weight, &g->conv);
 	for (size_t q = 0; q < units; q++)
 		w.rs[q] = 1 / fabsf(cache->s[q]);

@@ -6,6 +6,7 @@
  */
 #include "nets/model.h"
 #include "io/alloc.h"
+#include "io/arena.h"
 #include "io/clock.h"
 #include "io/error.h"
 #include "nets/activation.h"
@@ -16,7 +17,6 @@
 #include "nets/plan.h"
 #include "nets/pool.h"
 #include "nets/rng.h"
-#include "nets/tensor.h"
 #include "nets/upsample.h"
 
 #include <limits.h>
@@ -82,7 +82,6 @@ static void setup_ops(struct model *m)
 		default:
 			break;
 		}
-		m->stats_floats += 2 * ((st->units + 15) / 16 * 16);
 		if (ws > m->ws_floats)
 			m->ws_floats = ws;
 	}
@@ -201,26 +200,34 @@ static void plan_gradients(struct model *m, const int *last)
 	free(items);
 }
 
-static void carve_stats(struct model *m)
+/* Each KN layer's statistics mu and s, from a (measuring or real). */
+static void lay_out_stats(struct model *m, struct arena *a)
 {
-	struct arena a;
-
-	m->stats = xmalloc_aligned((m->stats_floats ? m->stats_floats : 1) * sizeof(float));
-	a.base = m->stats;
-	a.cap = m->stats_floats ? m->stats_floats : 1;
-	a.used = 0;
-	a.measure = false;
-	m->argmax = xmalloc((m->argmax_count ? m->argmax_count : 1) * sizeof(int32_t));
-	m->argmax_count = 0;
 	for (int i = 0; i < m->g.nops; i++) {
 		struct model_op_state *st = &m->st[i];
 
 		if (st->units) {
-			st->mu = arena_take(&a, st->units);
-			st->s = arena_take(&a, st->units);
+			st->mu = arena_take(a, st->units);
+			st->s = arena_take(a, st->units);
 		}
+	}
+}
+
+static void carve_stats(struct model *m)
+{
+	struct arena a;
+
+	arena_init_over(&a, NULL, 0);
+	lay_out_stats(m, &a);
+	m->stats_floats = a.used;
+	m->stats = xmalloc_aligned((m->stats_floats ? m->stats_floats : 1) * sizeof(float));
+	arena_init_over(&a, m->stats, m->stats_floats);
+	lay_out_stats(m, &a);
+	m->argmax = xmalloc((m->argmax_count ? m->argmax_count : 1) * sizeof(int32_t));
+	m->argmax_count = 0;
+	for (int i = 0; i < m->g.nops; i++) {
 		if (m->g.ops[i].kind == OP_MAXPOOL) {
-			st->argmax = m->argmax + m->argmax_count;
+			m->st[i].argmax = m->argmax + m->argmax_count;
 			m->argmax_count += value_count(m, m->g.ops[i].out);
 		}
 	}

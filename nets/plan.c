@@ -1,6 +1,7 @@
 /* Greedy slot-based planning of buffer offsets by lifetime. See plan.h. */
 #include "nets/plan.h"
 #include "io/alloc.h"
+#include "io/arena.h"
 #include "io/error.h"
 
 #include <stdbool.h>
@@ -74,7 +75,7 @@ size_t plan_buffers(struct plan_item *items, int n)
 	slot_offset = xmalloc(((size_t)nslots + 1) * sizeof(size_t));
 	for (int s = 0; s < nslots; s++) {
 		slot_offset[s] = total;
-		total += (slots[s].cap + 15) / 16 * 16;
+		total += arena_round(slots[s].cap);
 	}
 	for (int i = 0; i < n; i++)
 		items[i].offset = slot_of[i] >= 0 ? slot_offset[slot_of[i]] : 0;
