@@ -7,6 +7,8 @@
 #ifndef KNSEG_APP_COMMANDS_H
 #define KNSEG_APP_COMMANDS_H
 
+#include <stdio.h>
+
 struct command {
 	const char *name;
 	const char *summary;
@@ -22,10 +24,17 @@ int cmd_train(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 
-/* Prints "knseg: <message>" to stderr and returns 1 (for `return die(...)`). */
+/*
+ * Writes s with a newline as the two characters \n and other control bytes as \xNN, so
+ * a file name cannot break a message over lines.
+ */
+void put_escaped(FILE *out, const char *s);
+
+/* Prints "knseg: <message>" (escaped as by put_escaped) to stderr and returns 1 (for
+ * `return die(...)`). */
 int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Prints "knseg <cmd>: <message>" and a hint to see --help; returns 2. */
+/* Prints "knseg <cmd>: <message>" (escaped) and a hint to see --help; returns 2. */
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

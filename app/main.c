@@ -34,27 +34,63 @@ static const struct command commands[] = {
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
+void put_escaped(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '\n')
+			fputs("\\n", out);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\x%02x", c);
+		else
+			fputc(c, out);
+	}
+}
+
+/* prefix, the message from fmt with control characters escaped, then suffix. */
+static void put_message(const char *prefix, const char *suffix, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	int n;
+	char *msg;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	msg = malloc(n < 0 ? 1 : (size_t)n + 1);
+	if (!msg || n < 0) {
+		fprintf(stderr, "%sout of memory%s", prefix, suffix);
+		free(msg);
+		return;
+	}
+	vsnprintf(msg, (size_t)n + 1, fmt, ap);
+	fputs(prefix, stderr);
+	put_escaped(stderr, msg);
+	fputs(suffix, stderr);
+	free(msg);
+}
+
 int die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("knseg: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	put_message("knseg: ", "\n", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return 1;
 }
 
 int usage_error(const char *cmd, const char *fmt, ...)
 {
+	char prefix[64], suffix[64];
 	va_list ap;
 
-	fprintf(stderr, "knseg %s: ", cmd);
+	snprintf(prefix, sizeof(prefix), "knseg %s: ", cmd);
+	snprintf(suffix, sizeof(suffix), " (see 'knseg %s --help')\n", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	put_message(prefix, suffix, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see 'knseg %s --help')\n", cmd);
 	return 2;
 }
 

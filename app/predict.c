@@ -4,15 +4,19 @@
  * Inputs are image files (PNG or JPEG, recognized by content) and folders, searched
  * recursively for *.png, *.jpg and *.jpeg. An output mirrors its input's name: a file
  * given directly lands in OUT/<stem>_<kind>.png; a file found in a folder D at D/a/b.jpg
- * lands in OUT/a/b_<kind>.png. Kinds (--format, comma-separated):
+ * lands in OUT/a/b_<kind>.png; names that differ only in the extension keep it
+ * (OUT/b.jpg_<kind>.png), and an input whose outputs would still take an earlier
+ * input's names fails (see walk.h). Kinds (--format, comma-separated, repeats allowed):
  *   trainid  8-bit PNG of class indices
  *   labelid  8-bit PNG of Cityscapes labelIds (19-class models; never 255), named so
  *            that the official evaluation finds it (CITY_SEQ_FRAME*.png)
  *   color    palette PNG with the class colours
  *   overlay  the colours blended over the image (--alpha)
  * and with --save-logits the raw logits as OUT/.../<stem>_logits.npy (K, H, W).
- * An existing output is an error unless --force. A bad input is reported with its name
- * and the others are still processed; the exit status is 1 if any failed.
+ * An existing output is an error unless --force; an output never replaces an input. The
+ * --out folder is left out of the walk, so outputs are not read back. A bad input is
+ * reported with its name and the others are still processed; the exit status is 1 if
+ * any failed.
  */
 #include "app/args.h"
 #include "app/commands.h"
@@ -32,6 +36,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* In the order of parse_format's names. */
 enum { OUT_TRAINID = 1, OUT_LABELID = 2, OUT_COLOR = 4, OUT_OVERLAY = 8 };
 
 struct predict_opts {
@@ -40,6 +45,7 @@ struct predict_opts {
 	bool logits, force, quiet;
 	double alpha;
 	struct knseg_options seg;
+	const struct walk_list *inputs;
 };
 
 static void usage(FILE *out)
@@ -58,26 +64,36 @@ static void usage(FILE *out)
 		"  --quiet           print only errors and the summary\n");
 }
 
+static int parse_format(const char *tok, size_t len, int *out)
+{
+	static const char *const names[] = {"trainid", "labelid", "color", "overlay"};
+
+	if (!len)
+		return usage_error("predict", "--format has an empty entry");
+	for (int i = 0; i < 4; i++)
+		if (strlen(names[i]) == len && !strncmp(tok, names[i], len)) {
+			*out |= 1 << i;
+			return 0;
+		}
+	return usage_error("predict", "unknown format '%.*s' (trainid, labelid, color, overlay)",
+			   (int)len, tok);
+}
+
+/* A comma-separated list of kinds; repeats are the same as one. */
 static int parse_formats(const char *s, int *out)
 {
-	char buf[128], *tok, *save = NULL;
+	int rc;
 
-	snprintf(buf, sizeof(buf), "%s", s);
 	*out = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(tok, "trainid"))
-			*out |= OUT_TRAINID;
-		else if (!strcmp(tok, "labelid"))
-			*out |= OUT_LABELID;
-		else if (!strcmp(tok, "color"))
-			*out |= OUT_COLOR;
-		else if (!strcmp(tok, "overlay"))
-			*out |= OUT_OVERLAY;
-		else
-			return usage_error("predict", "unknown format '%s' (trainid, labelid, color, "
-					   "overlay)", tok);
+	for (;;) {
+		size_t len = strcspn(s, ",");
+
+		if ((rc = parse_format(s, len, out)))
+			return rc;
+		if (!s[len])
+			return 0;
+		s += len + 1;
 	}
-	return *out ? 0 : usage_error("predict", "--format is empty");
 }
 
 static int parse(int argc, char **argv, struct predict_opts *o)
@@ -123,18 +139,25 @@ static int parse(int argc, char **argv, struct predict_opts *o)
 	return 0;
 }
 
-/* OUT/<rel stem>_<kind>.<ext>, creating the folders; refuses an existing file. */
-static int output_path(const struct predict_opts *o, const char *rel_stem, const char *kind,
+/*
+ * OUT/<stem>_<kind>.<ext>, creating the folders; refuses an existing file, and with
+ * --force still one that is an input.
+ */
+static int output_path(const struct predict_opts *o, const char *stem, const char *kind,
 		       const char *ext, char *path, size_t size)
 {
 	struct stat st;
 
-	if ((size_t)snprintf(path, size, "%s/%s_%s.%s", o->out, rel_stem, kind, ext) >= size)
-		return kn_error(KN_EINVAL, "output path for '%s' is too long", rel_stem);
+	if ((size_t)snprintf(path, size, "%s/%s_%s.%s", o->out, stem, kind, ext) >= size)
+		return kn_error(KN_EINVAL, "output path for '%s' is too long", stem);
 	if (make_parent_dirs(path) < 0)
 		return KN_EIO;
-	if (!o->force && stat(path, &st) == 0)
+	if (stat(path, &st) != 0)
+		return 0;
+	if (!o->force)
 		return kn_error(KN_EIO, "'%s' exists (use --force to overwrite)", path);
+	if (walk_find_file(o->inputs, st.st_dev, st.st_ino))
+		return kn_error(KN_EIO, "'%s' is one of the inputs; not overwriting it", path);
 	return 0;
 }
 
@@ -157,7 +180,7 @@ static void colorize(struct knseg *ks, const uint8_t *labels, size_t n, uint8_t 
 }
 
 static int write_outputs(const struct predict_opts *o, struct knseg *ks,
-			 const struct image *img, const uint8_t *labels, const char *rel_stem)
+			 const struct image *img, const uint8_t *labels, const char *stem)
 {
 	size_t n = (size_t)img->w * img->h;
 	struct label_image lab = {img->w, img->h, 8, (uint8_t *)labels, NULL};
@@ -165,10 +188,10 @@ static int write_outputs(const struct predict_opts *o, struct knseg *ks,
 	int err = 0;
 
 	if (!err && (o->formats & OUT_TRAINID) &&
-	    !(err = output_path(o, rel_stem, "trainIds", "png", path, sizeof(path))))
+	    !(err = output_path(o, stem, "trainIds", "png", path, sizeof(path))))
 		err = label_write_png(path, &lab);
 	if (!err && (o->formats & OUT_LABELID) &&
-	    !(err = output_path(o, rel_stem, "labelIds", "png", path, sizeof(path)))) {
+	    !(err = output_path(o, stem, "labelIds", "png", path, sizeof(path)))) {
 		uint8_t *ids = xmalloc(n);
 
 		for (size_t i = 0; i < n; i++)
@@ -179,7 +202,7 @@ static int write_outputs(const struct predict_opts *o, struct knseg *ks,
 		free(ids);
 	}
 	if (!err && (o->formats & OUT_COLOR) &&
-	    !(err = output_path(o, rel_stem, "color", "png", path, sizeof(path)))) {
+	    !(err = output_path(o, stem, "color", "png", path, sizeof(path)))) {
 		uint8_t palette[256 * 3];
 
 		for (int i = 0; i < knseg_num_classes(ks); i++)
@@ -187,7 +210,7 @@ static int write_outputs(const struct predict_opts *o, struct knseg *ks,
 		err = label_write_palette_png(path, &lab, palette, knseg_num_classes(ks));
 	}
 	if (!err && (o->formats & OUT_OVERLAY) &&
-	    !(err = output_path(o, rel_stem, "overlay", "jpg", path, sizeof(path)))) {
+	    !(err = output_path(o, stem, "overlay", "jpg", path, sizeof(path)))) {
 		struct image ov;
 
 		image_init(&ov, img->w, img->h);
@@ -199,7 +222,7 @@ static int write_outputs(const struct predict_opts *o, struct knseg *ks,
 }
 
 static int predict_one(const struct predict_opts *o, struct knseg *ks, const char *file,
-		       const char *rel_stem)
+		       const char *stem)
 {
 	struct image img;
 	uint8_t *labels;
@@ -212,7 +235,7 @@ static int predict_one(const struct predict_opts *o, struct knseg *ks, const cha
 	if (err)
 		kn_error_prefix(err, "'%s'", file);
 	if (!err)
-		err = write_outputs(o, ks, &img, labels, rel_stem);
+		err = write_outputs(o, ks, &img, labels, stem);
 	if (!err && o->logits) {
 		int k = knseg_num_classes(ks);
 		float *lg = xmalloc((size_t)k * img.w * img.h * sizeof(float));
@@ -220,13 +243,42 @@ static int predict_one(const struct predict_opts *o, struct knseg *ks, const cha
 		char path[4096];
 
 		err = knseg_logits(ks, img.rgb, img.w, img.h, lg);
-		if (!err && !(err = output_path(o, rel_stem, "logits", "npy", path, sizeof(path))))
+		if (!err && !(err = output_path(o, stem, "logits", "npy", path, sizeof(path))))
 			err = npy_write(path, lg, 3, shape);
 		free(lg);
 	}
 	free(labels);
 	image_free(&img);
 	return err;
+}
+
+/* Predicts every usable input and reports the others; the number that failed. */
+static int predict_all(const struct predict_opts *o, struct knseg *ks,
+		       const struct walk_list *files)
+{
+	int failed = 0;
+
+	for (size_t i = 0; i < files->count; i++) {
+		const struct walk_item *it = &files->items[i];
+		const char *error = it->error;
+
+		if (!error && predict_one(o, ks, it->path, it->stem) < 0)
+			error = knseg_errmsg();
+		if (error) {
+			fputs("knseg predict: ", stderr);
+			put_escaped(stderr, error);
+			fputc('\n', stderr);
+			failed++;
+		} else if (!o->quiet) {
+			put_escaped(stdout, it->path);
+			fputc('\n', stdout);
+		}
+	}
+	printf("predict: %zu image%s, %d failed, outputs in ", files->count,
+	       files->count == 1 ? "" : "s", failed);
+	put_escaped(stdout, o->out);
+	fputc('\n', stdout);
+	return failed;
 }
 
 int cmd_predict(int argc, char **argv)
@@ -243,8 +295,13 @@ int cmd_predict(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if (o.threads)
 		knseg_set_threads(o.threads);
-	if (walk_inputs(argv + optind, argc - optind, &files) < 0)
+	rc = walk_inputs(argv + optind, argc - optind, o.out, &files);
+	if (rc == KN_EINVAL)
+		return usage_error("predict", "%s", kn_errmsg());
+	if (rc < 0)
 		return die("%s", kn_errmsg());
+	walk_name_outputs(&files);
+	o.inputs = &files;
 	if (knseg_open(&ks, o.checkpoint) < 0) {
 		walk_list_free(&files);
 		return die("%s", knseg_errmsg());
@@ -262,16 +319,7 @@ int cmd_predict(int argc, char **argv)
 		walk_list_free(&files);
 		return usage_error("predict", "%s", knseg_errmsg());
 	}
-	for (size_t i = 0; i < files.count; i++) {
-		if (predict_one(&o, ks, files.items[i].path, files.items[i].rel_stem) < 0) {
-			fprintf(stderr, "knseg predict: %s\n", knseg_errmsg());
-			failed++;
-		} else if (!o.quiet) {
-			printf("%s\n", files.items[i].path);
-		}
-	}
-	printf("predict: %zu image%s, %d failed, outputs in %s\n", files.count,
-	       files.count == 1 ? "" : "s", failed, o.out);
+	failed = predict_all(&o, ks, &files);
 	knseg_close(ks);
 	walk_list_free(&files);
 	return failed ? 1 : 0;

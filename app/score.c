@@ -158,10 +158,17 @@ int cmd_score(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	inputs[0] = (char *)pred;
-	if (dataset_open_spec(&d, &spec, NULL) < 0 || walk_inputs(inputs, 1, &ctx.files) < 0) {
+	if (dataset_open_spec(&d, &spec, NULL) < 0 || walk_inputs(inputs, 1, NULL, &ctx.files) < 0) {
 		dataset_free(&d);
 		return die("%s", kn_errmsg());
 	}
+	for (size_t i = 0; i < ctx.files.count; i++)
+		if (ctx.files.items[i].error) {
+			rc = die("%s", ctx.files.items[i].error);
+			walk_list_free(&ctx.files);
+			dataset_free(&d);
+			return rc;
+		}
 	if (fmt == PRED_AUTO)
 		fmt = !plain && evaluate_is_cityscapes(&d) ? PRED_LABELID : PRED_TRAINID;
 	ctx.d = &d;

@@ -4,23 +4,34 @@
 #include "io/error.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int file_read_all(const char *path, unsigned char **data, size_t *len)
 {
 	struct stat st;
 	unsigned char *buf;
 	size_t n;
-	FILE *f = fopen(path, "rb");
+	/* O_NONBLOCK: opening a FIFO would wait for a writer; regular files ignore it. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	FILE *f;
 
-	if (!f)
+	if (fd < 0)
 		return kn_error(KN_EIO, "cannot open '%s': %s", path, strerror(errno));
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		fclose(f);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
 		return kn_error(KN_EIO, "cannot read '%s': not a regular file", path);
+	}
+	f = fdopen(fd, "rb");
+	if (!f) {
+		int err = errno;
+
+		close(fd);
+		return kn_error(KN_EIO, "cannot open '%s': %s", path, strerror(err));
 	}
 	if ((unsigned long long)st.st_size >= KN_MAX_FILE_ALLOC) {
 		fclose(f);

@@ -12,6 +12,7 @@
 #include "io/file.h"
 #include "io/label.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,163 @@ static void test_predict_reports_bad_images(void **state)
 	free(out), free(err);
 }
 
+/* Runs a shell command line made from fmt, which must succeed. */
+static void shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void shell(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		fail_msg("'%s' failed", cmd);
+}
+
+/* "predict --checkpoint CKPT --quiet REST", its status, stdout and stderr. */
+static int predict(const char *rest, char **out, char **err)
+{
+	char args[4096];
+
+	snprintf(args, sizeof(args), "predict --checkpoint %s/run/best.safetensors --quiet %s",
+		 dir, rest);
+	return run_knseg(dir, args, out, err);
+}
+
+static bool exists(const char *fmt, const char *name)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), fmt, dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Symbolic links to folders above, to the folder itself and to a taken file, and an
+ * input given twice: every image once. */
+static void test_predict_walks_each_file_once(void **state)
+{
+	char rest[2048], *out;
+
+	(void)state;
+	shell("mkdir -p %s/cyc/d && cp %s/syn/leftImg8bit/val/synth/*_000000_000000_* %s/cyc/d/x.png"
+	      " && ln -s . %s/cyc/d/self && ln -s .. %s/cyc/d/up && ln -s x.png %s/cyc/d/y.png",
+	      dir, dir, dir, dir, dir, dir);
+	snprintf(rest, sizeof(rest), "--out %s/cycout %s/cyc %s/cyc/d/x.png %s/cyc", dir, dir, dir,
+		 dir);
+	assert_int_equal(predict(rest, &out, NULL), 0);
+	assert_non_null(strstr(out, "predict: 1 image, 0 failed"));
+	assert_true(exists("%s/cycout/d/%s", "x_trainIds.png"));
+	free(out);
+}
+
+/* Inputs whose outputs would share names: the extension is kept when only it differs;
+ * otherwise the later input fails, naming both, and nothing is overwritten. */
+static void test_predict_output_names_unique(void **state)
+{
+	char rest[2048], *out, *err;
+
+	(void)state;
+	shell("mkdir -p %s/u/a %s/u/b %s/u/c && for f in u/a/x.png u/b/x.png u/c/x.png u/c/x.jpg; do "
+	      "cp %s/syn/leftImg8bit/val/synth/*_000000_000000_* %s/$f; done",
+	      dir, dir, dir, dir, dir);
+	snprintf(rest, sizeof(rest), "--force --out %s/uout %s/u/a/x.png %s/u/b/x.png", dir, dir,
+		 dir);
+	assert_int_equal(predict(rest, &out, &err), 1);
+	assert_non_null(strstr(out, "2 images, 1 failed"));
+	assert_non_null(strstr(err, "u/a/x.png'"));
+	assert_non_null(strstr(err, "u/b/x.png'"));
+	free(out), free(err);
+	snprintf(rest, sizeof(rest), "--out %s/cout %s/u/c", dir, dir);
+	assert_int_equal(predict(rest, &out, NULL), 0);
+	assert_non_null(strstr(out, "2 images, 0 failed"));
+	assert_true(exists("%s/cout/%s", "x.png_trainIds.png"));
+	assert_true(exists("%s/cout/%s", "x.jpg_trainIds.png"));
+	free(out);
+}
+
+/* An output that would replace one of the inputs is refused even with --force. */
+static void test_predict_keeps_inputs(void **state)
+{
+	char rest[2048], a[600], b[600], *out;
+
+	(void)state;
+	shell("mkdir -p %s/k && cp %s/syn/leftImg8bit/val/synth/*_000000_000000_* %s/k/x.png && "
+	      "cp %s/syn/leftImg8bit/val/synth/*_000000_000001_* %s/k/x_trainIds.png && "
+	      "cp %s/k/x_trainIds.png %s/k_copy.png", dir, dir, dir, dir, dir, dir, dir);
+	snprintf(rest, sizeof(rest), "--force --out %s/k %s/k/x.png %s/k/x_trainIds.png", dir, dir,
+		 dir);
+	assert_int_equal(predict(rest, &out, NULL), 1);
+	assert_non_null(strstr(out, "2 images, 1 failed"));
+	snprintf(a, sizeof(a), "%s/k/x_trainIds.png", dir);
+	snprintf(b, sizeof(b), "%s/k_copy.png", dir);
+	shell("cmp -s '%s' '%s'", a, b);
+	free(out);
+}
+
+/* --out inside an input folder, also through a link: later runs do not read it back. */
+static void test_predict_skips_output_folder(void **state)
+{
+	char rest[2048], *out;
+
+	(void)state;
+	shell("mkdir -p %s/o/in %s/o/away && cp %s/syn/leftImg8bit/val/synth/*_000000_000000_* "
+	      "%s/o/in/x.png && ln -s ../away %s/o/in/link", dir, dir, dir, dir, dir);
+	for (int run = 0; run < 4; run++) {
+		if (run == 2)
+			shell("rm -r %s/o/in/pred", dir);
+		snprintf(rest, sizeof(rest), "--force --out %s/o/%s %s/o/in", dir,
+			 run < 2 ? "in/pred" : "away", dir);
+		assert_int_equal(predict(rest, &out, NULL), 0);
+		assert_non_null(strstr(out, "predict: 1 image, 0 failed"));
+		free(out);
+	}
+	snprintf(rest, sizeof(rest), "--out %s/o/in/ %s/o/in", dir, dir);
+	assert_int_equal(predict(rest, NULL, NULL), 2);
+}
+
+/* FIFOs, empty folders and names with a newline: one line per problem, no hang. */
+static void test_predict_special_inputs(void **state)
+{
+	char rest[2048], *out, *err;
+
+	(void)state;
+	shell("mkdir -p %s/s/empty %s/s/f && mkfifo %s/s/pipe.png %s/s/f/pipe.png && "
+	      "printf 'junk' > \"%s/s/f/new\nline.png\"", dir, dir, dir, dir, dir);
+	snprintf(rest, sizeof(rest), "--out %s/sout %s/s/f %s/s/empty", dir, dir, dir);
+	assert_int_equal(predict(rest, NULL, &err), 1);
+	assert_non_null(strstr(err, "no images in folder"));
+	free(err);
+	snprintf(rest, sizeof(rest), "--out %s/sout %s/s/pipe.png %s/s/f", dir, dir, dir);
+	assert_int_equal(predict(rest, &out, &err), 1);
+	assert_non_null(strstr(err, "s/pipe.png': not a regular file"));
+	assert_non_null(strstr(err, "s/f/pipe.png': not a regular file"));
+	assert_non_null(strstr(err, "new\\nline.png"));
+	for (const char *p = err; *p; p = strchr(p, '\n') + 1)
+		assert_true(strncmp(p, "knseg", 5) == 0);
+	assert_non_null(strstr(out, "3 images, 3 failed"));
+	free(out), free(err);
+}
+
+/* --format: repeats are harmless; empty and unknown entries are usage errors. */
+static void test_predict_formats(void **state)
+{
+	char rest[2048], list[400] = "", *err;
+
+	(void)state;
+	for (int i = 0; i < 30; i++)
+		strcat(list, "trainid,");
+	strcat(list, "color");
+	snprintf(rest, sizeof(rest), "--out %s/fout --format %s %s/syn/leftImg8bit/val", dir, list,
+		 dir);
+	assert_int_equal(predict(rest, NULL, NULL), 0);
+	assert_true(exists("%s/fout/synth/%s", "synth_000000_000000_leftImg8bit_color.png"));
+	snprintf(rest, sizeof(rest), "--out %s/fout --format trainid,,color %s/syn", dir, dir);
+	assert_int_equal(predict(rest, NULL, &err), 2);
+	assert_non_null(strstr(err, "empty entry"));
+	free(err);
+}
+
 /* The line after the one p is in. */
 static const char *next_line(const char *p)
 {
@@ -214,6 +372,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_eval_predict_score_agree),
 		cmocka_unit_test(test_predict_reports_bad_images),
+		cmocka_unit_test(test_predict_walks_each_file_once),
+		cmocka_unit_test(test_predict_output_names_unique),
+		cmocka_unit_test(test_predict_keeps_inputs),
+		cmocka_unit_test(test_predict_skips_output_folder),
+		cmocka_unit_test(test_predict_special_inputs),
+		cmocka_unit_test(test_predict_formats),
 		cmocka_unit_test(test_bench_ops),
 		cmocka_unit_test(test_errors),
 	};

@@ -2,7 +2,7 @@
  * Tests of io/image.c: PNG of every colour type, bit depth and interlacing, and JPEG
  * (baseline and progressive, gray, colour, CMYK) read into RGB; the writers round-tripped;
  * format chosen by content; bad files (missing, empty, wrong magic, truncated at every
- * byte, huge headers, bit flips) rejected with the file named.
+ * byte, huge headers, bit flips, a FIFO) rejected with the file named.
  *
  * PNG variants are made with pngio_encode from raw samples and the expected RGB is
  * computed here from those samples. JPEG inputs are made with TurboJPEG directly.
@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <turbojpeg.h>
+#include <unistd.h>
 
 /* The 8-bit value of a depth-bit sample: exact for 1..8 bits, rounded from 16 bits. */
 static unsigned to8(unsigned v, int depth)
@@ -338,6 +340,25 @@ static void test_missing_empty_and_wrong_magic(void **state)
 	tmpdir_remove(dir);
 }
 
+/* A FIFO named like an image is refused at once: opening it must not wait for a writer
+ * (the alarm ends the program if it does). */
+static void test_fifo_refused_without_waiting(void **state)
+{
+	char *dir = tmpdir_create();
+	char path[600];
+	struct image img;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/pipe.png", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10);
+	assert_int_equal(image_read(path, &img), KN_EIO);
+	alarm(0);
+	assert_error_names(KN_EIO, path);
+	assert_non_null(strstr(kn_errmsg(), "not a regular file"));
+	tmpdir_remove(dir);
+}
+
 /* A small RGB PNG and a small JPEG of the smooth picture, for the damage tests. */
 static unsigned char *small_png(size_t *len)
 {
@@ -504,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_jpeg_baseline_progressive_gray_colour),
 		cmocka_unit_test(test_jpeg_cmyk),
 		cmocka_unit_test(test_missing_empty_and_wrong_magic),
+		cmocka_unit_test(test_fifo_refused_without_waiting),
 		cmocka_unit_test(test_truncated_at_every_byte),
 		cmocka_unit_test(test_huge_dimensions),
 		cmocka_unit_test(test_bit_flips),
