@@ -189,15 +189,17 @@ int checkpoint_load_params(const struct safetensors_file *f, const struct graph 
 			continue;
 		for (int d = 0; d < p->ndim; d++)
 			shape[d] = (size_t)p->dims[d];
-		err = safetensors_copy_f32(f, p->name, params + p->offset, p->ndim, shape);
+		err = safetensors_copy_f32_finite(f, p->name, params + p->offset, p->ndim,
+						  shape);
 		if (err && !failed++) {
 			first_err = err;
 			snprintf(first, sizeof(first), "%s", kn_errmsg());
 		}
 	}
+	if (failed > 1)
+		return kn_error(first_err, "%s (and %d more bad parameters)", first, failed - 1);
 	if (failed)
-		return kn_error(first_err, "%s%s", first,
-				failed > 1 ? " (and more parameters do not match)" : "");
+		return kn_error(first_err, "%s", first);
 	for (size_t t = 0; t < f->n_tensors; t++) {
 		const char *name = f->tensors[t].name;
 
@@ -373,7 +375,7 @@ int checkpoint_read_train(const struct safetensors_file *f, struct optim *o,
 		   "train"))
 		return kn_error(KN_EFORMAT, "'%s': not a training checkpoint (kind is not 'train')",
 				f->name);
-	if ((err = safetensors_copy_f32(f, "optim.state", o->state, 1, &n)))
+	if ((err = safetensors_copy_f32_finite(f, "optim.state", o->state, 1, &n)))
 		return err;
 	if ((err = meta_int(f, "optim.step", 0, INT64_MAX, &step)) ||
 	    (err = meta_int(f, "state.step", 0, INT64_MAX, &v[0])) ||

@@ -13,9 +13,9 @@
  *   colors       optional: "r g b" per class, comma-separated (for colour masks)
  *
  * A "backbone" file carries format, kind, arch and width only. Loading checks every
- * parameter's presence, shape and float dtype, rejects tensors that belong to no
- * parameter (outside the "optim." and "state." namespaces that training files add), and
- * says exactly what does not match.
+ * parameter's presence, shape and float dtype and that its values (and the optimizer
+ * state's) are finite, rejects tensors that belong to no parameter (outside the "optim."
+ * and "state." namespaces that training files add), and says exactly what does not match.
  */
 #ifndef KNSEG_NETS_CHECKPOINT_H
 #define KNSEG_NETS_CHECKPOINT_H
@@ -54,8 +54,8 @@ int checkpoint_read_meta(const struct safetensors_file *f, struct checkpoint_met
 /*
  * Copies into params (laid out as g's parameters) every parameter whose name starts
  * with prefix ("" for all, "backbone." for a backbone file). Fails, naming the file
- * and the first offending tensor (with how many more), when one is missing or
- * misshaped, or when f holds a tensor under prefix that g does not have.
+ * and the first offending tensor (with how many more), when one is missing, misshaped
+ * or holds a NaN or infinity, or when f holds a tensor under prefix that g does not have.
  */
 int checkpoint_load_params(const struct safetensors_file *f, const struct graph *g,
 			   float *params, const char *prefix);

@@ -6,10 +6,13 @@
 #include "tests/testutil.h"
 
 #include "io/error.h"
+#include "io/atomic.h"
+#include "io/file.h"
 #include "io/safetensors.h"
 #include "nets/checkpoint.h"
 #include "nets/model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +268,82 @@ static void test_other_architecture(void **state)
 	tmpdir_remove(dir);
 }
 
+/* Copies src to dst with element index of tensor name overwritten by v. */
+static void copy_with_value(const char *src, const char *dst, const char *name, size_t index,
+			    float v)
+{
+	struct safetensors_file f;
+	const struct safetensors_tensor *t;
+	unsigned char *buf;
+	size_t len;
+
+	assert_int_equal(safetensors_read(src, &f), 0);
+	t = safetensors_find(&f, name);
+	assert_true(t && t->dtype == SAFETENSORS_F32 && index < t->count);
+	assert_int_equal(file_read_all(src, &buf, &len), 0);
+	memcpy(buf + (t->data - f.owned) + 4 * index, &v, 4);
+	assert_int_equal(atomic_write_file(dst, buf, len), 0);
+	free(buf);
+	safetensors_free(&f);
+}
+
+/* Runs knseg ARGS in dir; it must fail with status 1 and a message holding needle. */
+static void expect_failure(const char *dir, const char *args, const char *needle)
+{
+	char *err;
+	int rc = run_knseg(dir, args, NULL, &err);
+
+	if (rc != 1 || !strstr(err, needle) || strchr(err, '\n') != err + strlen(err) - 1)
+		fail_msg("knseg %s: status %d, expected 1 and one line with '%s': %s", args, rc,
+			 needle, err);
+	free(err);
+}
+
+/*
+ * One NaN or infinite value in any checkpoint a command loads is refused, naming the file,
+ * the tensor and the index: such weights would give all-garbage outputs without an error.
+ */
+static void test_non_finite_values_are_refused(void **state)
+{
+	static const char run_args[] = "--root %s/syn --width 0.0625 --crop 64x64 --batch 1 "
+				       "--iters 2 --val-every 2";
+	char *dir = tmpdir_create(), args[4096], common[1024], src[600], nan_model[600];
+	char inf_model[600], inf_optim[600];
+
+	(void)state;
+	if (!knseg_program_or_skip())
+		return;
+	snprintf(args, sizeof(args), "synth --out %s/syn --train 2 --val 1 --size 64x64", dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(common, sizeof(common), run_args, dir);
+	snprintf(args, sizeof(args), "train %s --out %s/run", common, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+
+	snprintf(src, sizeof(src), "%s/run/best.safetensors", dir);
+	snprintf(nan_model, sizeof(nan_model), "%s/nan.safetensors", dir);
+	copy_with_value(src, nan_model, "backbone.block0.0.weight", 5, NAN);
+	snprintf(inf_model, sizeof(inf_model), "%s/inf.safetensors", dir);
+	copy_with_value(src, inf_model, "head.cls.bias", 1, INFINITY);
+	snprintf(src, sizeof(src), "%s/run/last.safetensors", dir);
+	snprintf(inf_optim, sizeof(inf_optim), "%s/optim.safetensors", dir);
+	copy_with_value(src, inf_optim, "optim.state", 3, INFINITY);
+
+	snprintf(args, sizeof(args), "predict --checkpoint %s --out %s/pred %s/syn/leftImg8bit",
+		 nan_model, dir, dir);
+	expect_failure(dir, args, "'backbone.block0.0.weight' holds a non-finite value (nan) "
+		       "at index 5");
+	snprintf(args, sizeof(args), "eval --checkpoint %s --root %s/syn", inf_model, dir);
+	expect_failure(dir, args, "'head.cls.bias' holds a non-finite value (inf) at index 1");
+	snprintf(args, sizeof(args), "train %s --out %s/run --resume %s", common, dir, inf_optim);
+	expect_failure(dir, args, "'optim.state' holds a non-finite value (inf) at index 3");
+	snprintf(args, sizeof(args), "train %s --out %s/init --init %s", common, dir, nan_model);
+	expect_failure(dir, args, "'backbone.block0.0.weight'");
+	snprintf(args, sizeof(args), "train %s --out %s/initb --init-backbone %s", common, dir,
+		 nan_model);
+	expect_failure(dir, args, nan_model);
+	tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_imported_backbone),
 		cmocka_unit_test(test_mismatches_are_named),
 		cmocka_unit_test(test_other_architecture),
+		cmocka_unit_test(test_non_finite_values_are_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
