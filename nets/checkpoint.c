@@ -46,8 +46,9 @@ static int parse_float(const struct safetensors_file *f, const char *key, const 
 	return 0;
 }
 
-/* "a,b,c" into three floats. */
-static int parse_triple(const struct safetensors_file *f, const char *key, float out[3])
+/* "a,b,c" into three floats in [lo, hi]. */
+static int parse_triple(const struct safetensors_file *f, const char *key, double lo,
+			double hi, float out[3])
 {
 	const char *s = need(f, key);
 	char buf[128], *tok, *save = NULL;
@@ -57,14 +58,48 @@ static int parse_triple(const struct safetensors_file *f, const char *key, float
 		return KN_EFORMAT;
 	snprintf(buf, sizeof(buf), "%s", s);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (i == 3 || parse_float(f, key, tok, -1e6, 1e6, &out[i]) < 0)
-			return kn_error(KN_EFORMAT, "'%s': metadata %s '%s' is not three numbers",
-					f->name, key, s);
+		if (i == 3 || parse_float(f, key, tok, lo, hi, &out[i]) < 0)
+			break;
 		i++;
 	}
-	if (i != 3)
-		return kn_error(KN_EFORMAT, "'%s': metadata %s '%s' is not three numbers", f->name,
-				key, s);
+	if (i != 3 || tok)
+		return kn_error(KN_EFORMAT, "'%s': metadata %s '%s' is not three numbers in "
+				"[%g, %g]", f->name, key, s, lo, hi);
+	return 0;
+}
+
+/*
+ * Pixels are scaled to [0, 1] before (x - mean) / std: a std below a thousandth of that
+ * range, or a mean far outside it, turns every input into huge or infinite values and
+ * the output into garbage without any error.
+ */
+static int read_normalization(const struct safetensors_file *f, struct checkpoint_meta *meta)
+{
+	int err = parse_triple(f, "mean", -1000, 1000, meta->mean);
+
+	return err ? err : parse_triple(f, "std", 0.001, 1000, meta->std);
+}
+
+/* The classes list must name each of the num_classes classes, none empty. */
+static int check_classes(const struct safetensors_file *f, const struct checkpoint_meta *meta)
+{
+	const char *p = meta->classes;
+	int n = 0;
+
+	for (;;) {
+		size_t len = strcspn(p, ",");
+
+		if (len == 0)
+			return kn_error(KN_EFORMAT, "'%s': metadata classes: class %d has no name",
+					f->name, n);
+		n++;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	if (n != meta->cfg.num_classes)
+		return kn_error(KN_EFORMAT, "'%s': metadata classes names %d class%s, num_classes "
+				"is %d", f->name, n, n == 1 ? "" : "es", meta->cfg.num_classes);
 	return 0;
 }
 
@@ -128,18 +163,17 @@ static int read_model_keys(const struct safetensors_file *f, struct checkpoint_m
 	if (strlen(classes) >= sizeof(meta->classes))
 		return kn_error(KN_EFORMAT, "'%s': metadata classes is too long", f->name);
 	strcpy(meta->classes, classes);
+	if ((err = check_classes(f, meta)))
+		return err;
 	if (kn_mode_parse(kn_eval, &meta->kn_eval) < 0)
 		return kn_error_prefix(KN_EFORMAT, "'%s'", f->name);
 	meta->cfg.p = 0.05f;
 	if (kn_p && (err = parse_float(f, "kn_p", kn_p, 0, 0.99, &meta->cfg.p)))
 		return err;
-	if ((err = parse_triple(f, "mean", meta->mean)) || (err = parse_triple(f, "std", meta->std)))
+	if ((err = read_normalization(f, meta)))
 		return err;
 	if (colors && (err = parse_colors(f, colors, meta)))
 		return err;
-	for (int i = 0; i < 3; i++)
-		if (meta->std[i] <= 0)
-			return kn_error(KN_EFORMAT, "'%s': metadata std must be positive", f->name);
 	return 0;
 }
 

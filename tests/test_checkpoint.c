@@ -225,6 +225,23 @@ static void test_mismatches_are_named(void **state)
 	expect_error(path, m, "mean");
 	write_damaged(path, m, NONE, "std", "0.2,0,0.2");
 	expect_error(path, m, "std");
+	/* A std of 1e-45 made every input infinite and every prediction class 0. */
+	write_damaged(path, m, NONE, "std", "1e-45,0.2,0.2");
+	expect_error(path, m, "metadata std '1e-45,0.2,0.2' is not three numbers in [0.001, 1000]");
+	write_damaged(path, m, NONE, "mean", "0.5,1e30,0.5");
+	expect_error(path, m, "metadata mean");
+	write_damaged(path, m, NONE, "mean", "0.5,0.5,0.5,0.5");
+	expect_error(path, m, "metadata mean");
+	write_damaged(path, m, NONE, "classes", "a,b,c");
+	expect_error(path, m, "metadata classes names 3 classes, num_classes is 5");
+	write_damaged(path, m, NONE, "classes", "a,b,c,d,e,f");
+	expect_error(path, m, "names 6 classes");
+	write_damaged(path, m, NONE, "classes", "");
+	expect_error(path, m, "class 0 has no name");
+	write_damaged(path, m, NONE, "classes", "a,b,,d,e");
+	expect_error(path, m, "class 2 has no name");
+	write_damaged(path, m, NONE, "classes", "a,b,c,d,");
+	expect_error(path, m, "class 4 has no name");
 	write_damaged(path, m, NONE, "kn_eval", "random");
 	expect_error(path, m, "random");
 	write_damaged(path, m, NONE, "head", "-");
