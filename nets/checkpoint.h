@@ -6,7 +6,8 @@
  *   kind         "model" (weights of a whole network), "train" (model plus optimizer
  *                and run state, see app/), or "backbone" (backbone weights only, e.g.
  *                imported from PyTorch by scripts/import_torch.py)
- *   arch, width, head, num_classes, classes (comma-separated, one non-empty name per class),
+ *   arch, width, head, num_classes,
+ *   classes      comma-separated, one non-empty name per class
  *   mean, std    three comma-separated floats each, applied to pixel / 255 (mean in
  *                [-1000, 1000], std in [0.001, 1000])
  *   kn_eval      "expected" | "none" | "sample"
