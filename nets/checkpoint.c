@@ -1,5 +1,6 @@
 /* knseg checkpoints: metadata and parameters in safetensors files. See checkpoint.h. */
 #include "nets/checkpoint.h"
+#include "io/alloc.h"
 #include "io/error.h"
 
 #include <errno.h>
@@ -426,4 +427,45 @@ int checkpoint_read_train(const struct safetensors_file *f, struct optim *o,
 	ts->seed = (uint64_t)v[3];
 	ts->best_step = v[4];
 	return 0;
+}
+
+/* Reads a "train" file's optimizer and run state into scratch memory, as --resume would. */
+static int verify_train(const struct safetensors_file *f, size_t nparams)
+{
+	struct optim_config oc;
+	struct train_state ts;
+	struct optim o;
+	int err = checkpoint_read_optim_config(f, &oc);
+
+	if (err)
+		return err;
+	memset(&o, 0, sizeof(o));
+	o.cfg = oc;
+	o.n = nparams;
+	o.state = kn_try_alloc(optim_state_floats(oc.kind, nparams) * sizeof(float),
+			       "the optimizer state");
+	if (!o.state)
+		return KN_ENOMEM;
+	err = checkpoint_read_train(f, &o, &ts);
+	free(o.state);
+	return err;
+}
+
+int checkpoint_verify(const struct safetensors_file *f, const struct checkpoint_meta *meta)
+{
+	bool backbone = !strcmp(meta->kind, "backbone");
+	struct graph g;
+	float *params;
+	int err = net_build(&g, &meta->cfg, 1, 32, 32);
+
+	if (err)
+		return kn_error_prefix(err, "'%s'", f->name);
+	params = kn_try_alloc(g.param_count * sizeof(float), "the parameters");
+	err = params ? checkpoint_load_params(f, &g, params, backbone ? "backbone." : "")
+		     : KN_ENOMEM;
+	if (!err && !strcmp(meta->kind, "train"))
+		err = verify_train(f, g.param_count);
+	free(params);
+	graph_free(&g);
+	return err;
 }

@@ -102,4 +102,12 @@ int checkpoint_read_optim_config(const struct safetensors_file *f, struct optim_
 int checkpoint_read_train(const struct safetensors_file *f, struct optim *o,
 			  struct train_state *ts);
 
+/*
+ * Checks that f, whose metadata meta was read above, loads as the commands that use it
+ * would load it: every parameter of its network (the backbone's alone for a "backbone"
+ * file) present, shaped and finite, and for a "train" file the optimizer and run state.
+ * Uses scratch memory of the parameters' size; the first problem's message.
+ */
+int checkpoint_verify(const struct safetensors_file *f, const struct checkpoint_meta *meta);
+
 #endif

@@ -361,6 +361,82 @@ static void test_non_finite_values_are_refused(void **state)
 	tmpdir_remove(dir);
 }
 
+/* Saves a small model as path, of the given kind (with SGD state for "train"), whose
+ * metadata claims meta_width. */
+static void save_small(const char *path, const char *kind, float meta_width)
+{
+	struct net_config cfg = small_config(NET_KNRESNET18, NET_HEAD_FCN);
+	struct optim_config oc = optim_sgd_config(0.01, 0.9, 0, false);
+	struct train_state ts = {2, 0, 2, 0, NAN, -1};
+	struct safetensors_writer w;
+	struct checkpoint_meta meta;
+	struct optim o;
+	struct model *m;
+	float *state;
+
+	assert_int_equal(model_create(&m, &cfg, 1, 32, 32, MODEL_EVAL), 0);
+	model_init_weights(m, 3);
+	checkpoint_meta_default(&meta, &cfg);
+	strcpy(meta.kind, kind);
+	strcpy(meta.classes, "a,b,c,d,e");
+	meta.cfg.width = meta_width;
+	state = calloc(m->g.param_count, sizeof(float));
+	optim_init(&o, &oc, m->g.param_count, state, NULL);
+	safetensors_writer_init(&w);
+	checkpoint_add_model(&w, &m->g, m->params, &meta);
+	if (!strcmp(kind, "train"))
+		checkpoint_add_train(&w, &o, &ts);
+	assert_int_equal(safetensors_write(&w, path), 0);
+	safetensors_writer_free(&w);
+	free(state);
+	model_destroy(m);
+}
+
+/* info --checkpoint on path: the status, and the message holding needle when it fails. */
+static void expect_info(const char *dir, const char *path, int status, const char *needle)
+{
+	char args[1024], *err;
+	int rc;
+
+	snprintf(args, sizeof(args), "info --checkpoint %s --size 64x64", path);
+	rc = run_knseg(dir, args, NULL, &err);
+	if (rc != status || (needle && (!strstr(err, needle) || !strstr(err, path))))
+		fail_msg("knseg %s: status %d, expected %d with '%s': %s", args, rc, status,
+			 needle ? needle : "", err);
+	free(err);
+}
+
+/*
+ * info --checkpoint loads every tensor the network needs, as the commands that use the
+ * file do: a file they would refuse is not described as sound.
+ */
+static void test_info_loads_the_tensors(void **state)
+{
+	char *dir = tmpdir_create(), model[600], train[600], bad[600];
+
+	(void)state;
+	if (!knseg_program_or_skip())
+		return;
+	snprintf(model, sizeof(model), "%s/model.safetensors", dir);
+	snprintf(train, sizeof(train), "%s/train.safetensors", dir);
+	snprintf(bad, sizeof(bad), "%s/bad.safetensors", dir);
+	save_small(model, "model", 0.02f);
+	expect_info(dir, model, 0, NULL);
+	save_small(train, "train", 0.02f);
+	expect_info(dir, train, 0, NULL);
+	copy_with_value(model, bad, "head.cls.weight", 4, NAN);
+	expect_info(dir, bad, 1, "'head.cls.weight' holds a non-finite value (nan) at index 4");
+	copy_with_value(train, bad, "optim.state", 2, INFINITY);
+	expect_info(dir, bad, 1, "'optim.state' holds a non-finite value (inf) at index 2");
+	save_small(bad, "model", 0.25f);
+	expect_info(dir, bad, 1, "has shape");
+	save_small(bad, "backbone", 0.02f);
+	expect_info(dir, bad, 0, NULL);
+	copy_with_value(bad, model, "backbone.block0.0.weight", 0, -INFINITY);
+	expect_info(dir, model, 1, "'backbone.block0.0.weight' holds a non-finite value (-inf)");
+	tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_mismatches_are_named),
 		cmocka_unit_test(test_other_architecture),
 		cmocka_unit_test(test_non_finite_values_are_refused),
+		cmocka_unit_test(test_info_loads_the_tensors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
