@@ -414,12 +414,17 @@ int checkpoint_read_train(const struct safetensors_file *f, struct optim *o,
 		return err;
 	if ((err = meta_int(f, "optim.step", 0, INT64_MAX, &step)) ||
 	    (err = meta_int(f, "state.step", 0, INT64_MAX, &v[0])) ||
-	    (err = meta_int(f, "state.epoch", 0, INT64_MAX, &v[1])) ||
-	    (err = meta_int(f, "state.batch", 0, INT64_MAX, &v[2])) ||
+	    (err = meta_int(f, "state.epoch", 0, INT_MAX, &v[1])) ||
+	    (err = meta_int(f, "state.batch", 0, INT_MAX, &v[2])) ||
 	    (err = meta_int(f, "state.seed", LLONG_MIN, LLONG_MAX, &v[3])) ||
-	    (err = meta_int(f, "state.best_step", -1, INT64_MAX, &v[4])) ||
+	    (err = meta_int(f, "state.best_step", -1, v[0], &v[4])) ||
 	    (err = meta_number(f, "state.best_miou", &ts->best_miou)))
 		return err;
+	/* NaN stands for no validation yet; anything else outside [0, 1] would stop every
+	 * later validation from counting as the best. */
+	if (!isnan(ts->best_miou) && !(ts->best_miou >= 0 && ts->best_miou <= 1))
+		return kn_error(KN_EFORMAT, "'%s': metadata state.best_miou '%s' is not a mIoU in "
+				"[0, 1] (or nan)", f->name, safetensors_meta_get(f, "state.best_miou"));
 	o->step = step;
 	ts->step = v[0];
 	ts->epoch = v[1];
