@@ -353,6 +353,9 @@ static int input_size(struct train_run *r, int *h, int *w)
 static int check_meta(const char *path, const struct checkpoint_meta *have,
 		      const struct net_config *want, bool backbone_only)
 {
+	if (!backbone_only && !strcmp(have->kind, "backbone"))
+		return kn_error(KN_EMISMATCH, "'%s' holds a backbone alone, no head (use "
+				"--init-backbone)", path);
 	if (have->cfg.arch != want->arch || fabsf(have->cfg.width - want->width) > 1e-6f)
 		return kn_error(KN_EMISMATCH, "'%s' holds %s at width %g, the run trains %s at width %g",
 				path, net_arch_name(have->cfg.arch), (double)have->cfg.width,

@@ -244,6 +244,26 @@ static void test_nonfinite_loss_message(void **state)
 	tmpdir_remove(dir);
 }
 
+/* A backbone file given for a whole model says so, not that its head (it has none)
+ * differs. */
+static void test_backbone_file_for_a_model(void **state)
+{
+	static const char *const opts[] = {"--init", "--resume"};
+	char *dir = tmpdir_create(), args[2048], *err;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		snprintf(args, sizeof(args), STEP_ARGS "--out %s/run%d %s "
+			 "tests/fixtures/models_knresnet18_backbone.safetensors", dir, i, opts[i]);
+		assert_int_equal(run_knseg(dir, args, NULL, &err), 1);
+		if (!strstr(err, "'tests/fixtures/models_knresnet18_backbone.safetensors' holds a "
+			    "backbone alone, no head (use --init-backbone)"))
+			fail_msg("%s: %s", opts[i], err);
+		free(err);
+	}
+	tmpdir_remove(dir);
+}
+
 static void test_bad_flags(void **state)
 {
 	static const char *const bad[] = {
@@ -273,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_threads_give_the_same_run),
 		cmocka_unit_test(test_interrupt_saves_a_checkpoint),
 		cmocka_unit_test(test_nonfinite_loss_message),
+		cmocka_unit_test(test_backbone_file_for_a_model),
 		cmocka_unit_test(test_bad_flags),
 	};
 
