@@ -402,6 +402,9 @@ static int load_weights(struct train_run *r, const char *path, bool backbone_onl
 	return err;
 }
 
+_Static_assert(CLASS_MAX * CLASS_NAME_MAX <= CHECKPOINT_MAX_CLASSES_TEXT,
+	       "a checkpoint's classes list holds every class table");
+
 static void fill_meta(struct train_run *r)
 {
 	const struct class_table *t = &r->train.classes;
@@ -491,7 +494,7 @@ static void teardown(struct train_run *r)
 int cmd_train(int argc, char **argv)
 {
 	struct train_run *r = xcalloc(1, sizeof(*r));
-	char config[8192];
+	char config[CHECKPOINT_MAX_CLASSES_TEXT + 8192];
 	int rc = parse(argc, argv, &r->o), err;
 
 	if (rc) {

@@ -32,7 +32,8 @@
 #include <stdint.h>
 
 #define CHECKPOINT_FORMAT "knseg-1"
-#define CHECKPOINT_MAX_CLASSES_TEXT 4096
+/* Room for the largest class table: 255 names of up to 47 characters, with commas. */
+#define CHECKPOINT_MAX_CLASSES_TEXT 12288
 
 struct checkpoint_meta {
 	char kind[16];

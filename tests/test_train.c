@@ -264,6 +264,42 @@ static void test_backbone_file_for_a_model(void **state)
 	tmpdir_remove(dir);
 }
 
+/*
+ * The largest class table a file can give, 255 classes with 47-character names, goes
+ * whole into the checkpoint's classes list (it overflowed a 4096-byte buffer).
+ */
+static void test_longest_class_names(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], path[600], name[64];
+	struct safetensors_file f;
+	struct checkpoint_meta meta;
+	FILE *fp;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/classes.txt", dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	for (int k = 0; k < 255; k++)
+		fprintf(fp, "class_%03d_%037d %d %d %d %d\n", k, 0, k, k, k, k);
+	fprintf(fp, "ignore 255\n");
+	fclose(fp);
+	snprintf(args, sizeof(args),
+		 "train --dataset list --list tests/fixtures/train_step.txt --classes %s "
+		 "--width 0.02 --iters 1 --batch 1 --augment none --val-split none --out %s/run",
+		 path, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(path, sizeof(path), "%s/run/last.safetensors", dir);
+	assert_int_equal(safetensors_read(path, &f), 0);
+	if (checkpoint_read_meta(&f, &meta) != 0)
+		fail_msg("%s", kn_errmsg());
+	assert_int_equal(meta.cfg.num_classes, 255);
+	snprintf(name, sizeof(name), ",class_254_%037d", 0);
+	assert_int_equal(strlen(name), 48);
+	assert_string_equal(meta.classes + strlen(meta.classes) - 48, name);
+	safetensors_free(&f);
+	tmpdir_remove(dir);
+}
+
 static void test_bad_flags(void **state)
 {
 	static const char *const bad[] = {
@@ -294,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_interrupt_saves_a_checkpoint),
 		cmocka_unit_test(test_nonfinite_loss_message),
 		cmocka_unit_test(test_backbone_file_for_a_model),
+		cmocka_unit_test(test_longest_class_names),
 		cmocka_unit_test(test_bad_flags),
 	};
 
