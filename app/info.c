@@ -1,6 +1,8 @@
 /*
  * knseg info: the layer table of a network (output shapes, parameters, forward GFLOPs)
- * and its totals, for an architecture given on the command line.
+ * and its totals, for an architecture given on the command line or a checkpoint's. A
+ * checkpoint is loaded in full first, so that a file the other commands would refuse is
+ * not described as sound.
  */
 #include "app/args.h"
 #include "app/commands.h"
@@ -29,7 +31,7 @@ static void usage(FILE *out)
 		"  --classes K   number of classes (default 19)\n"
 		"  --batch N     images per batch (default 1)\n"
 		"  --checkpoint FILE  take the network from a knseg checkpoint and also print\n"
-		"                its metadata\n");
+		"                its metadata, after checking that every tensor loads\n");
 }
 
 static void kernel_desc(const struct graph_op *op, char *buf, size_t size)
@@ -83,7 +85,7 @@ static int describe_checkpoint(const char *path, struct net_config *cfg)
 
 	if (safetensors_read(path, &f) < 0)
 		return die("%s", kn_errmsg());
-	if (checkpoint_read_meta(&f, &meta) < 0) {
+	if (checkpoint_read_meta(&f, &meta) < 0 || checkpoint_verify(&f, &meta) < 0) {
 		safetensors_free(&f);
 		return die("%s", kn_errmsg());
 	}

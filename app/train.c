@@ -353,6 +353,9 @@ static int input_size(struct train_run *r, int *h, int *w)
 static int check_meta(const char *path, const struct checkpoint_meta *have,
 		      const struct net_config *want, bool backbone_only)
 {
+	if (!backbone_only && !strcmp(have->kind, "backbone"))
+		return kn_error(KN_EMISMATCH, "'%s' holds a backbone alone, no head (use "
+				"--init-backbone)", path);
 	if (have->cfg.arch != want->arch || fabsf(have->cfg.width - want->width) > 1e-6f)
 		return kn_error(KN_EMISMATCH, "'%s' holds %s at width %g, the run trains %s at width %g",
 				path, net_arch_name(have->cfg.arch), (double)have->cfg.width,
@@ -398,6 +401,9 @@ static int load_weights(struct train_run *r, const char *path, bool backbone_onl
 	safetensors_free(&f);
 	return err;
 }
+
+_Static_assert(CLASS_MAX * CLASS_NAME_MAX <= CHECKPOINT_MAX_CLASSES_TEXT,
+	       "a checkpoint's classes list holds every class table");
 
 static void fill_meta(struct train_run *r)
 {
@@ -488,7 +494,7 @@ static void teardown(struct train_run *r)
 int cmd_train(int argc, char **argv)
 {
 	struct train_run *r = xcalloc(1, sizeof(*r));
-	char config[8192];
+	char config[CHECKPOINT_MAX_CLASSES_TEXT + 8192];
 	int rc = parse(argc, argv, &r->o), err;
 
 	if (rc) {

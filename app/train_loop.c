@@ -157,8 +157,47 @@ static void log_step(struct train_run *r, struct progress *p, double lr, double 
 	p->nloss = 0;
 }
 
+/* "the weights of --init 'F'" (or --init-backbone, --resume) into buf; false if random. */
+static bool initial_weights(const struct train_run *r, char *buf, size_t size)
+{
+	const char *option = r->o.resume ? "--resume" : r->o.init ? "--init" : "--init-backbone";
+	const char *path = r->o.resume ? r->o.resume : r->o.init ? r->o.init : r->o.init_backbone;
+
+	snprintf(buf, size, "the weights of %s '%s'", option, path ? path : "");
+	return path != NULL;
+}
+
+/*
+ * The message for a non-finite loss: which checkpoint is kept, if any, and the causes
+ * that can apply. At the run's first iteration no update has been made, so only the
+ * initial weights can be at fault; later the learning rate too.
+ */
+static int loss_error(const struct train_run *r, const struct progress *p, double loss)
+{
+	char last[4096], kept[4200], init[4200], cause[4300];
+	bool from_file = initial_weights(r, init, sizeof(init));
+
+	runlog_path(&r->log, "last.safetensors", last, sizeof(last));
+	if (p->saved_step >= 0)
+		snprintf(kept, sizeof(kept), "'%s' holds iteration %lld", last,
+			 (long long)p->saved_step);
+	else if (access(last, F_OK) == 0)
+		snprintf(kept, sizeof(kept), "'%s' is left as it was", last);
+	else
+		snprintf(kept, sizeof(kept), "no checkpoint was written");
+	if (r->ts.step == p->first_step)
+		snprintf(cause, sizeof(cause), "%s, before any update",
+			 from_file ? init : "the initial weights");
+	else
+		snprintf(cause, sizeof(cause), "a learning rate too high (--lr %g)%s%s",
+			 r->o.optim.lr, from_file ? " or " : "", from_file ? init : "");
+	return kn_error(KN_EINVAL, "the loss is %g at iteration %lld: stopping; %s; cause: %s",
+			loss, (long long)r->ts.step + 1, kept, cause);
+}
+
 /* One iteration; the loss through *loss. */
-static int step(struct train_run *r, const struct loader_batch *b, double lr, double *loss)
+static int step(struct train_run *r, const struct progress *p, const struct loader_batch *b,
+		double lr, double *loss)
 {
 	int err = load_batch(r, b);
 
@@ -169,9 +208,7 @@ static int step(struct train_run *r, const struct loader_batch *b, double lr, do
 	model_forward(r->m);
 	*loss = model_backward(r->m, r->labels, r->weights);
 	if (!isfinite(*loss))
-		return kn_error(KN_EINVAL, "the loss is %g at iteration %lld: stopping; the last good "
-				"checkpoint is %s/last.safetensors (try a lower --lr)", *loss,
-				(long long)r->ts.step, r->o.out);
+		return loss_error(r, p, *loss);
 	optim_step(&r->opt, r->m->params, r->m->grads);
 	r->ts.step++;
 	r->ts.epoch = b->epoch;
@@ -230,7 +267,7 @@ int train_loop(struct train_run *r)
 			break;
 		}
 		lr = lr_at(&r->sched, r->ts.step);
-		if ((err = step(r, b, lr, &loss)))
+		if ((err = step(r, &p, b, lr, &loss)))
 			break;
 		p.loss_sum += loss;
 		p.nloss++;

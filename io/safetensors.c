@@ -9,6 +9,7 @@
 #include "io/error.h"
 #include "io/file.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -430,11 +431,15 @@ static float half_to_float(uint16_t h)
 	return bits_to_float(sign | (exp + 112) << 23 | mant << 13);
 }
 
-/* Converts count elements of a float dtype at p (little-endian) to dst. */
-static void convert_to_float(enum safetensors_dtype dtype, const unsigned char *p,
-			     size_t count, float *dst)
+/*
+ * Converts count elements of a float dtype at p (little-endian) to dst. Returns the index
+ * of the first value that is NaN or infinite after conversion (count when none): checking
+ * each value while it is at hand costs nothing next to a second pass over dst.
+ */
+static size_t convert_to_float(enum safetensors_dtype dtype, const unsigned char *p,
+			       size_t count, float *dst)
 {
-	size_t size = dtypes[dtype].size;
+	size_t size = dtypes[dtype].size, first_bad = count;
 
 	for (size_t i = 0; i < count; i++, p += size) {
 		uint64_t v = load_le(p, size);
@@ -456,11 +461,15 @@ static void convert_to_float(enum safetensors_dtype dtype, const unsigned char *
 			dst[i] = (float)d;
 			break;
 		}
+		if (!isfinite(dst[i]) && first_bad == count)
+			first_bad = i;
 	}
+	return first_bad;
 }
 
-int safetensors_copy_f32(const struct safetensors_file *f, const char *name, float *dst,
-			 int ndim, const size_t *shape)
+/* The copy behind both public functions; *first_bad as convert_to_float returns it. */
+static int copy_f32(const struct safetensors_file *f, const char *name, float *dst, int ndim,
+		    const size_t *shape, size_t *first_bad)
 {
 	const struct safetensors_tensor *t = safetensors_find(f, name);
 	char have[160], want[160];
@@ -480,6 +489,28 @@ int safetensors_copy_f32(const struct safetensors_file *f, const char *name, flo
 	    t->dtype != SAFETENSORS_BF16 && t->dtype != SAFETENSORS_F64)
 		return kn_error(KN_EMISMATCH, "'%s': tensor '%s' has dtype %s, not a float type",
 				f->name, name, dtypes[t->dtype].name);
-	convert_to_float(t->dtype, t->data, t->count, dst);
-	return 0;
+	*first_bad = convert_to_float(t->dtype, t->data, t->count, dst);
+	return *first_bad < t->count ? 1 : 0;
+}
+
+int safetensors_copy_f32(const struct safetensors_file *f, const char *name, float *dst,
+			 int ndim, const size_t *shape)
+{
+	size_t first_bad;
+	int err = copy_f32(f, name, dst, ndim, shape, &first_bad);
+
+	return err < 0 ? err : 0;
+}
+
+int safetensors_copy_f32_finite(const struct safetensors_file *f, const char *name,
+				float *dst, int ndim, const size_t *shape)
+{
+	size_t first_bad;
+	int err = copy_f32(f, name, dst, ndim, shape, &first_bad);
+
+	if (err > 0)
+		return kn_error(KN_EFORMAT, "'%s': tensor '%s' holds a non-finite value (%s) at "
+				"index %zu", f->name, name, isnan(dst[first_bad]) ? "nan" :
+				dst[first_bad] > 0 ? "inf" : "-inf", first_bad);
+	return err;
 }

@@ -119,6 +119,14 @@ const char *safetensors_meta_get(const struct safetensors_file *f, const char *k
 int safetensors_copy_f32(const struct safetensors_file *f, const char *name, float *dst,
 			 int ndim, const size_t *shape);
 
+/*
+ * The same, and fails (KN_EFORMAT) when a value is NaN or infinite, naming the file, the
+ * tensor and the first such index: weights with one such value give a network whose
+ * every output is garbage without any error.
+ */
+int safetensors_copy_f32_finite(const struct safetensors_file *f, const char *name,
+				float *dst, int ndim, const size_t *shape);
+
 struct safetensors_entry;
 
 struct safetensors_writer {

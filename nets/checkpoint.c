@@ -1,5 +1,6 @@
 /* knseg checkpoints: metadata and parameters in safetensors files. See checkpoint.h. */
 #include "nets/checkpoint.h"
+#include "io/alloc.h"
 #include "io/error.h"
 
 #include <errno.h>
@@ -46,8 +47,9 @@ static int parse_float(const struct safetensors_file *f, const char *key, const 
 	return 0;
 }
 
-/* "a,b,c" into three floats. */
-static int parse_triple(const struct safetensors_file *f, const char *key, float out[3])
+/* "a,b,c" into three floats in [lo, hi]. */
+static int parse_triple(const struct safetensors_file *f, const char *key, double lo,
+			double hi, float out[3])
 {
 	const char *s = need(f, key);
 	char buf[128], *tok, *save = NULL;
@@ -57,14 +59,48 @@ static int parse_triple(const struct safetensors_file *f, const char *key, float
 		return KN_EFORMAT;
 	snprintf(buf, sizeof(buf), "%s", s);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (i == 3 || parse_float(f, key, tok, -1e6, 1e6, &out[i]) < 0)
-			return kn_error(KN_EFORMAT, "'%s': metadata %s '%s' is not three numbers",
-					f->name, key, s);
+		if (i == 3 || parse_float(f, key, tok, lo, hi, &out[i]) < 0)
+			break;
 		i++;
 	}
-	if (i != 3)
-		return kn_error(KN_EFORMAT, "'%s': metadata %s '%s' is not three numbers", f->name,
-				key, s);
+	if (i != 3 || tok)
+		return kn_error(KN_EFORMAT, "'%s': metadata %s '%s' is not three numbers in "
+				"[%g, %g]", f->name, key, s, lo, hi);
+	return 0;
+}
+
+/*
+ * Pixels are scaled to [0, 1] before (x - mean) / std: a std below a thousandth of that
+ * range, or a mean far outside it, turns every input into huge or infinite values and
+ * the output into garbage without any error.
+ */
+static int read_normalization(const struct safetensors_file *f, struct checkpoint_meta *meta)
+{
+	int err = parse_triple(f, "mean", -1000, 1000, meta->mean);
+
+	return err ? err : parse_triple(f, "std", 0.001, 1000, meta->std);
+}
+
+/* The classes list must name each of the num_classes classes, none empty. */
+static int check_classes(const struct safetensors_file *f, const struct checkpoint_meta *meta)
+{
+	const char *p = meta->classes;
+	int n = 0;
+
+	for (;;) {
+		size_t len = strcspn(p, ",");
+
+		if (len == 0)
+			return kn_error(KN_EFORMAT, "'%s': metadata classes: class %d has no name",
+					f->name, n);
+		n++;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	if (n != meta->cfg.num_classes)
+		return kn_error(KN_EFORMAT, "'%s': metadata classes names %d class%s, num_classes "
+				"is %d", f->name, n, n == 1 ? "" : "es", meta->cfg.num_classes);
 	return 0;
 }
 
@@ -128,18 +164,17 @@ static int read_model_keys(const struct safetensors_file *f, struct checkpoint_m
 	if (strlen(classes) >= sizeof(meta->classes))
 		return kn_error(KN_EFORMAT, "'%s': metadata classes is too long", f->name);
 	strcpy(meta->classes, classes);
+	if ((err = check_classes(f, meta)))
+		return err;
 	if (kn_mode_parse(kn_eval, &meta->kn_eval) < 0)
 		return kn_error_prefix(KN_EFORMAT, "'%s'", f->name);
 	meta->cfg.p = 0.05f;
 	if (kn_p && (err = parse_float(f, "kn_p", kn_p, 0, 0.99, &meta->cfg.p)))
 		return err;
-	if ((err = parse_triple(f, "mean", meta->mean)) || (err = parse_triple(f, "std", meta->std)))
+	if ((err = read_normalization(f, meta)))
 		return err;
 	if (colors && (err = parse_colors(f, colors, meta)))
 		return err;
-	for (int i = 0; i < 3; i++)
-		if (meta->std[i] <= 0)
-			return kn_error(KN_EFORMAT, "'%s': metadata std must be positive", f->name);
 	return 0;
 }
 
@@ -189,15 +224,17 @@ int checkpoint_load_params(const struct safetensors_file *f, const struct graph 
 			continue;
 		for (int d = 0; d < p->ndim; d++)
 			shape[d] = (size_t)p->dims[d];
-		err = safetensors_copy_f32(f, p->name, params + p->offset, p->ndim, shape);
+		err = safetensors_copy_f32_finite(f, p->name, params + p->offset, p->ndim,
+						  shape);
 		if (err && !failed++) {
 			first_err = err;
 			snprintf(first, sizeof(first), "%s", kn_errmsg());
 		}
 	}
+	if (failed > 1)
+		return kn_error(first_err, "%s (and %d more bad parameters)", first, failed - 1);
 	if (failed)
-		return kn_error(first_err, "%s%s", first,
-				failed > 1 ? " (and more parameters do not match)" : "");
+		return kn_error(first_err, "%s", first);
 	for (size_t t = 0; t < f->n_tensors; t++) {
 		const char *name = f->tensors[t].name;
 
@@ -373,16 +410,21 @@ int checkpoint_read_train(const struct safetensors_file *f, struct optim *o,
 		   "train"))
 		return kn_error(KN_EFORMAT, "'%s': not a training checkpoint (kind is not 'train')",
 				f->name);
-	if ((err = safetensors_copy_f32(f, "optim.state", o->state, 1, &n)))
+	if ((err = safetensors_copy_f32_finite(f, "optim.state", o->state, 1, &n)))
 		return err;
 	if ((err = meta_int(f, "optim.step", 0, INT64_MAX, &step)) ||
 	    (err = meta_int(f, "state.step", 0, INT64_MAX, &v[0])) ||
-	    (err = meta_int(f, "state.epoch", 0, INT64_MAX, &v[1])) ||
-	    (err = meta_int(f, "state.batch", 0, INT64_MAX, &v[2])) ||
+	    (err = meta_int(f, "state.epoch", 0, INT_MAX, &v[1])) ||
+	    (err = meta_int(f, "state.batch", 0, INT_MAX, &v[2])) ||
 	    (err = meta_int(f, "state.seed", LLONG_MIN, LLONG_MAX, &v[3])) ||
-	    (err = meta_int(f, "state.best_step", -1, INT64_MAX, &v[4])) ||
+	    (err = meta_int(f, "state.best_step", -1, v[0], &v[4])) ||
 	    (err = meta_number(f, "state.best_miou", &ts->best_miou)))
 		return err;
+	/* NaN stands for no validation yet; anything else outside [0, 1] would stop every
+	 * later validation from counting as the best. */
+	if (!isnan(ts->best_miou) && !(ts->best_miou >= 0 && ts->best_miou <= 1))
+		return kn_error(KN_EFORMAT, "'%s': metadata state.best_miou '%s' is not a mIoU in "
+				"[0, 1] (or nan)", f->name, safetensors_meta_get(f, "state.best_miou"));
 	o->step = step;
 	ts->step = v[0];
 	ts->epoch = v[1];
@@ -390,4 +432,45 @@ int checkpoint_read_train(const struct safetensors_file *f, struct optim *o,
 	ts->seed = (uint64_t)v[3];
 	ts->best_step = v[4];
 	return 0;
+}
+
+/* Reads a "train" file's optimizer and run state into scratch memory, as --resume would. */
+static int verify_train(const struct safetensors_file *f, size_t nparams)
+{
+	struct optim_config oc;
+	struct train_state ts;
+	struct optim o;
+	int err = checkpoint_read_optim_config(f, &oc);
+
+	if (err)
+		return err;
+	memset(&o, 0, sizeof(o));
+	o.cfg = oc;
+	o.n = nparams;
+	o.state = kn_try_alloc(optim_state_floats(oc.kind, nparams) * sizeof(float),
+			       "the optimizer state");
+	if (!o.state)
+		return KN_ENOMEM;
+	err = checkpoint_read_train(f, &o, &ts);
+	free(o.state);
+	return err;
+}
+
+int checkpoint_verify(const struct safetensors_file *f, const struct checkpoint_meta *meta)
+{
+	bool backbone = !strcmp(meta->kind, "backbone");
+	struct graph g;
+	float *params;
+	int err = net_build(&g, &meta->cfg, 1, 32, 32);
+
+	if (err)
+		return kn_error_prefix(err, "'%s'", f->name);
+	params = kn_try_alloc(g.param_count * sizeof(float), "the parameters");
+	err = params ? checkpoint_load_params(f, &g, params, backbone ? "backbone." : "")
+		     : KN_ENOMEM;
+	if (!err && !strcmp(meta->kind, "train"))
+		err = verify_train(f, g.param_count);
+	free(params);
+	graph_free(&g);
+	return err;
 }

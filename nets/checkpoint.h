@@ -6,16 +6,18 @@
  *   kind         "model" (weights of a whole network), "train" (model plus optimizer
  *                and run state, see app/), or "backbone" (backbone weights only, e.g.
  *                imported from PyTorch by scripts/import_torch.py)
- *   arch, width, head, num_classes, classes (comma-separated names),
- *   mean, std    three comma-separated floats each, applied to pixel / 255
+ *   arch, width, head, num_classes,
+ *   classes      comma-separated, one non-empty name per class
+ *   mean, std    three comma-separated floats each, applied to pixel / 255 (mean in
+ *                [-1000, 1000], std in [0.001, 1000])
  *   kn_eval      "expected" | "none" | "sample"
  *   kn_p         the KNConv statistics dropout probability the network was trained with
  *   colors       optional: "r g b" per class, comma-separated (for colour masks)
  *
  * A "backbone" file carries format, kind, arch and width only. Loading checks every
- * parameter's presence, shape and float dtype, rejects tensors that belong to no
- * parameter (outside the "optim." and "state." namespaces that training files add), and
- * says exactly what does not match.
+ * parameter's presence, shape and float dtype and that its values (and the optimizer
+ * state's) are finite, rejects tensors that belong to no parameter (outside the "optim."
+ * and "state." namespaces that training files add), and says exactly what does not match.
  */
 #ifndef KNSEG_NETS_CHECKPOINT_H
 #define KNSEG_NETS_CHECKPOINT_H
@@ -30,7 +32,8 @@
 #include <stdint.h>
 
 #define CHECKPOINT_FORMAT "knseg-1"
-#define CHECKPOINT_MAX_CLASSES_TEXT 4096
+/* Room for the largest class table: 255 names of up to 47 characters, with commas. */
+#define CHECKPOINT_MAX_CLASSES_TEXT 12288
 
 struct checkpoint_meta {
 	char kind[16];
@@ -54,8 +57,8 @@ int checkpoint_read_meta(const struct safetensors_file *f, struct checkpoint_met
 /*
  * Copies into params (laid out as g's parameters) every parameter whose name starts
  * with prefix ("" for all, "backbone." for a backbone file). Fails, naming the file
- * and the first offending tensor (with how many more), when one is missing or
- * misshaped, or when f holds a tensor under prefix that g does not have.
+ * and the first offending tensor (with how many more), when one is missing, misshaped
+ * or holds a NaN or infinity, or when f holds a tensor under prefix that g does not have.
  */
 int checkpoint_load_params(const struct safetensors_file *f, const struct graph *g,
 			   float *params, const char *prefix);
@@ -99,5 +102,13 @@ int checkpoint_read_optim_config(const struct safetensors_file *f, struct optim_
  */
 int checkpoint_read_train(const struct safetensors_file *f, struct optim *o,
 			  struct train_state *ts);
+
+/*
+ * Checks that f, whose metadata meta was read above, loads as the commands that use it
+ * would load it: every parameter of its network (the backbone's alone for a "backbone"
+ * file) present, shaped and finite, and for a "train" file the optimizer and run state.
+ * Uses scratch memory of the parameters' size; the first problem's message.
+ */
+int checkpoint_verify(const struct safetensors_file *f, const struct checkpoint_meta *meta);
 
 #endif

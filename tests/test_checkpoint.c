@@ -6,10 +6,13 @@
 #include "tests/testutil.h"
 
 #include "io/error.h"
+#include "io/atomic.h"
+#include "io/file.h"
 #include "io/safetensors.h"
 #include "nets/checkpoint.h"
 #include "nets/model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +225,23 @@ static void test_mismatches_are_named(void **state)
 	expect_error(path, m, "mean");
 	write_damaged(path, m, NONE, "std", "0.2,0,0.2");
 	expect_error(path, m, "std");
+	/* A std of 1e-45 made every input infinite and every prediction class 0. */
+	write_damaged(path, m, NONE, "std", "1e-45,0.2,0.2");
+	expect_error(path, m, "metadata std '1e-45,0.2,0.2' is not three numbers in [0.001, 1000]");
+	write_damaged(path, m, NONE, "mean", "0.5,1e30,0.5");
+	expect_error(path, m, "metadata mean");
+	write_damaged(path, m, NONE, "mean", "0.5,0.5,0.5,0.5");
+	expect_error(path, m, "metadata mean");
+	write_damaged(path, m, NONE, "classes", "a,b,c");
+	expect_error(path, m, "metadata classes names 3 classes, num_classes is 5");
+	write_damaged(path, m, NONE, "classes", "a,b,c,d,e,f");
+	expect_error(path, m, "names 6 classes");
+	write_damaged(path, m, NONE, "classes", "");
+	expect_error(path, m, "class 0 has no name");
+	write_damaged(path, m, NONE, "classes", "a,b,,d,e");
+	expect_error(path, m, "class 2 has no name");
+	write_damaged(path, m, NONE, "classes", "a,b,c,d,");
+	expect_error(path, m, "class 4 has no name");
 	write_damaged(path, m, NONE, "kn_eval", "random");
 	expect_error(path, m, "random");
 	write_damaged(path, m, NONE, "head", "-");
@@ -265,6 +285,158 @@ static void test_other_architecture(void **state)
 	tmpdir_remove(dir);
 }
 
+/* Copies src to dst with element index of tensor name overwritten by v. */
+static void copy_with_value(const char *src, const char *dst, const char *name, size_t index,
+			    float v)
+{
+	struct safetensors_file f;
+	const struct safetensors_tensor *t;
+	unsigned char *buf;
+	size_t len;
+
+	assert_int_equal(safetensors_read(src, &f), 0);
+	t = safetensors_find(&f, name);
+	assert_true(t && t->dtype == SAFETENSORS_F32 && index < t->count);
+	assert_int_equal(file_read_all(src, &buf, &len), 0);
+	memcpy(buf + (t->data - f.owned) + 4 * index, &v, 4);
+	assert_int_equal(atomic_write_file(dst, buf, len), 0);
+	free(buf);
+	safetensors_free(&f);
+}
+
+/* Runs knseg ARGS in dir; it must fail with status 1 and a message holding needle. */
+static void expect_failure(const char *dir, const char *args, const char *needle)
+{
+	char *err;
+	int rc = run_knseg(dir, args, NULL, &err);
+
+	if (rc != 1 || !strstr(err, needle) || strchr(err, '\n') != err + strlen(err) - 1)
+		fail_msg("knseg %s: status %d, expected 1 and one line with '%s': %s", args, rc,
+			 needle, err);
+	free(err);
+}
+
+/*
+ * One NaN or infinite value in any checkpoint a command loads is refused, naming the file,
+ * the tensor and the index: such weights would give all-garbage outputs without an error.
+ */
+static void test_non_finite_values_are_refused(void **state)
+{
+	static const char run_args[] = "--root %s/syn --width 0.0625 --crop 64x64 --batch 1 "
+				       "--iters 2 --val-every 2";
+	char *dir = tmpdir_create(), args[4096], common[1024], src[600], nan_model[600];
+	char inf_model[600], inf_optim[600];
+
+	(void)state;
+	if (!knseg_program_or_skip())
+		return;
+	snprintf(args, sizeof(args), "synth --out %s/syn --train 2 --val 1 --size 64x64", dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(common, sizeof(common), run_args, dir);
+	snprintf(args, sizeof(args), "train %s --out %s/run", common, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+
+	snprintf(src, sizeof(src), "%s/run/best.safetensors", dir);
+	snprintf(nan_model, sizeof(nan_model), "%s/nan.safetensors", dir);
+	copy_with_value(src, nan_model, "backbone.block0.0.weight", 5, NAN);
+	snprintf(inf_model, sizeof(inf_model), "%s/inf.safetensors", dir);
+	copy_with_value(src, inf_model, "head.cls.bias", 1, INFINITY);
+	snprintf(src, sizeof(src), "%s/run/last.safetensors", dir);
+	snprintf(inf_optim, sizeof(inf_optim), "%s/optim.safetensors", dir);
+	copy_with_value(src, inf_optim, "optim.state", 3, INFINITY);
+
+	snprintf(args, sizeof(args), "predict --checkpoint %s --out %s/pred %s/syn/leftImg8bit",
+		 nan_model, dir, dir);
+	expect_failure(dir, args, "'backbone.block0.0.weight' holds a non-finite value (nan) "
+		       "at index 5");
+	snprintf(args, sizeof(args), "eval --checkpoint %s --root %s/syn", inf_model, dir);
+	expect_failure(dir, args, "'head.cls.bias' holds a non-finite value (inf) at index 1");
+	snprintf(args, sizeof(args), "train %s --out %s/run --resume %s", common, dir, inf_optim);
+	expect_failure(dir, args, "'optim.state' holds a non-finite value (inf) at index 3");
+	snprintf(args, sizeof(args), "train %s --out %s/init --init %s", common, dir, nan_model);
+	expect_failure(dir, args, "'backbone.block0.0.weight'");
+	snprintf(args, sizeof(args), "train %s --out %s/initb --init-backbone %s", common, dir,
+		 nan_model);
+	expect_failure(dir, args, nan_model);
+	tmpdir_remove(dir);
+}
+
+/* Saves a small model as path, of the given kind (with SGD state for "train"), whose
+ * metadata claims meta_width. */
+static void save_small(const char *path, const char *kind, float meta_width)
+{
+	struct net_config cfg = small_config(NET_KNRESNET18, NET_HEAD_FCN);
+	struct optim_config oc = optim_sgd_config(0.01, 0.9, 0, false);
+	struct train_state ts = {2, 0, 2, 0, NAN, -1};
+	struct safetensors_writer w;
+	struct checkpoint_meta meta;
+	struct optim o;
+	struct model *m;
+	float *state;
+
+	assert_int_equal(model_create(&m, &cfg, 1, 32, 32, MODEL_EVAL), 0);
+	model_init_weights(m, 3);
+	checkpoint_meta_default(&meta, &cfg);
+	strcpy(meta.kind, kind);
+	strcpy(meta.classes, "a,b,c,d,e");
+	meta.cfg.width = meta_width;
+	state = calloc(m->g.param_count, sizeof(float));
+	optim_init(&o, &oc, m->g.param_count, state, NULL);
+	safetensors_writer_init(&w);
+	checkpoint_add_model(&w, &m->g, m->params, &meta);
+	if (!strcmp(kind, "train"))
+		checkpoint_add_train(&w, &o, &ts);
+	assert_int_equal(safetensors_write(&w, path), 0);
+	safetensors_writer_free(&w);
+	free(state);
+	model_destroy(m);
+}
+
+/* info --checkpoint on path: the status, and the message holding needle when it fails. */
+static void expect_info(const char *dir, const char *path, int status, const char *needle)
+{
+	char args[1024], *err;
+	int rc;
+
+	snprintf(args, sizeof(args), "info --checkpoint %s --size 64x64", path);
+	rc = run_knseg(dir, args, NULL, &err);
+	if (rc != status || (needle && (!strstr(err, needle) || !strstr(err, path))))
+		fail_msg("knseg %s: status %d, expected %d with '%s': %s", args, rc, status,
+			 needle ? needle : "", err);
+	free(err);
+}
+
+/*
+ * info --checkpoint loads every tensor the network needs, as the commands that use the
+ * file do: a file they would refuse is not described as sound.
+ */
+static void test_info_loads_the_tensors(void **state)
+{
+	char *dir = tmpdir_create(), model[600], train[600], bad[600];
+
+	(void)state;
+	if (!knseg_program_or_skip())
+		return;
+	snprintf(model, sizeof(model), "%s/model.safetensors", dir);
+	snprintf(train, sizeof(train), "%s/train.safetensors", dir);
+	snprintf(bad, sizeof(bad), "%s/bad.safetensors", dir);
+	save_small(model, "model", 0.02f);
+	expect_info(dir, model, 0, NULL);
+	save_small(train, "train", 0.02f);
+	expect_info(dir, train, 0, NULL);
+	copy_with_value(model, bad, "head.cls.weight", 4, NAN);
+	expect_info(dir, bad, 1, "'head.cls.weight' holds a non-finite value (nan) at index 4");
+	copy_with_value(train, bad, "optim.state", 2, INFINITY);
+	expect_info(dir, bad, 1, "'optim.state' holds a non-finite value (inf) at index 2");
+	save_small(bad, "model", 0.25f);
+	expect_info(dir, bad, 1, "has shape");
+	save_small(bad, "backbone", 0.02f);
+	expect_info(dir, bad, 0, NULL);
+	copy_with_value(bad, model, "backbone.block0.0.weight", 0, -INFINITY);
+	expect_info(dir, model, 1, "'backbone.block0.0.weight' holds a non-finite value (-inf)");
+	tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +444,8 @@ int main(void)
 		cmocka_unit_test(test_imported_backbone),
 		cmocka_unit_test(test_mismatches_are_named),
 		cmocka_unit_test(test_other_architecture),
+		cmocka_unit_test(test_non_finite_values_are_refused),
+		cmocka_unit_test(test_info_loads_the_tensors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,7 @@
  * - a run of 2k iterations equals k iterations, stopped, and resumed for k more;
  * - a run is the same bits at 1, 2 and 3 threads;
  * - Ctrl-C saves a checkpoint that resumes; a non-finite loss stops the run with a
- *   message and leaves the previous checkpoint alone;
+ *   message naming the checkpoint kept, if any, and the causes that apply;
  * - bad flags and an occupied run folder are refused with a message.
  */
 #include "tests/testutil.h"
@@ -171,42 +171,132 @@ static void test_interrupt_saves_a_checkpoint(void **state)
 	tmpdir_remove(dir);
 }
 
-/* Weights with a NaN make the loss NaN: the run stops and leaves last.safetensors as
- * the previous run wrote it. */
-static void test_nan_loss_stops(void **state)
+/* The reference weights with the first n values of param (all when 0) set to v. */
+static void save_weights_with(const char *path, const char *param, size_t n, float v)
 {
-	char *dir = tmpdir_create(), args[2048], path[600], copy[600], *err;
 	struct safetensors_file f;
 	struct checkpoint_meta meta;
 	struct model *m;
-	unsigned char *before;
-	size_t len;
-
-	(void)state;
-	snprintf(args, sizeof(args), STEP_ARGS "--out %s/run", dir);
-	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
-	snprintf(path, sizeof(path), "%s/run/last.safetensors", dir);
-	assert_int_equal(file_read_all(path, &before, &len), 0);
+	const struct graph_param *p;
 
 	assert_int_equal(safetensors_read("tests/fixtures/models_knresnet18_fcn_weights.safetensors", &f), 0);
 	assert_int_equal(checkpoint_read_meta(&f, &meta), 0);
 	assert_int_equal(model_create(&m, &meta.cfg, 1, 32, 32, MODEL_EVAL), 0);
 	assert_int_equal(checkpoint_load_params(&f, &m->g, m->params, ""), 0);
-	m->params[m->g.params[graph_find_param(&m->g, "head.cls.bias")].offset] = NAN;
-	snprintf(copy, sizeof(copy), "%s/nan.safetensors", dir);
-	assert_int_equal(checkpoint_save_model(copy, &m->g, m->params, &meta), 0);
+	p = &m->g.params[graph_find_param(&m->g, param)];
+	for (size_t i = 0; i < (n ? n : p->count); i++)
+		m->params[p->offset + i] = v;
+	assert_int_equal(checkpoint_save_model(path, &m->g, m->params, &meta), 0);
 	model_destroy(m);
 	safetensors_free(&f);
+}
 
-	snprintf(args, sizeof(args), STEP_ARGS "--out %s/run --force --init %s", dir, copy);
+static char *expect_stop(const char *dir, const char *args)
+{
+	char *err;
+
 	assert_int_equal(run_knseg(dir, args, NULL, &err), 1);
-	assert_non_null(strstr(err, "the loss is nan"));
-	assert_non_null(strstr(err, "last.safetensors"));
+	if (!strstr(err, "the loss is ") || strchr(err, '\n') != err + strlen(err) - 1)
+		fail_msg("not one line on the loss: %s", err);
+	return err;
+}
+
+/*
+ * A non-finite loss stops the run with a message that names the checkpoint kept only
+ * when there is one, and only the causes that can apply: at the first iteration the
+ * initial weights (huge classifier weights overflow the logits); later the learning
+ * rate (a decay factor 1 - lr * wd of -9 makes a large bias overflow after two
+ * updates) or those weights.
+ */
+static void test_nonfinite_loss_message(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], init[600], path[600], *err;
+	struct safetensors_file f;
+
+	(void)state;
+	snprintf(init, sizeof(init), "%s/huge.safetensors", dir);
+	save_weights_with(init, "head.cls.weight", 0, 3e38f);
+	snprintf(args, sizeof(args), STEP_ARGS "--out %s/a --init %s", dir, init);
+	err = expect_stop(dir, args);
+	assert_non_null(strstr(err, "at iteration 1: stopping; no checkpoint was written; "));
+	assert_non_null(strstr(err, "cause: the weights of --init '"));
+	assert_non_null(strstr(err, init));
+	assert_null(strstr(err, "last.safetensors"));
+	assert_null(strstr(err, "--lr"));
 	free(err);
-	assert_int_equal(file_read_all(path, (unsigned char **)&err, &len), 0);
-	assert_memory_equal(err, before, len);
+	snprintf(path, sizeof(path), "%s/a/last.safetensors", dir);
+	assert_int_equal(access(path, F_OK), -1);
+
+	snprintf(init, sizeof(init), "%s/large.safetensors", dir);
+	save_weights_with(init, "head.cls.bias", 1, 3e37f);
+	snprintf(args, sizeof(args), STEP_ARGS "--out %s/b --init %s --iters 50 --lr 10 "
+		 "--weight-decay 1 --val-every 1", dir, init);
+	err = expect_stop(dir, args);
+	snprintf(path, sizeof(path), "%s/b/last.safetensors", dir);
+	assert_non_null(strstr(err, "at iteration 3: stopping; '"));
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "' holds iteration 2; cause: a learning rate too high "
+				    "(--lr 10) or the weights of --init '"));
 	free(err);
-	free(before);
+	assert_int_equal(safetensors_read(path, &f), 0);
+	assert_string_equal(safetensors_meta_get(&f, "state.step"), "2");
+	safetensors_free(&f);
+	tmpdir_remove(dir);
+}
+
+/* A backbone file given for a whole model says so, not that its head (it has none)
+ * differs. */
+static void test_backbone_file_for_a_model(void **state)
+{
+	static const char *const opts[] = {"--init", "--resume"};
+	char *dir = tmpdir_create(), args[2048], *err;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		snprintf(args, sizeof(args), STEP_ARGS "--out %s/run%d %s "
+			 "tests/fixtures/models_knresnet18_backbone.safetensors", dir, i, opts[i]);
+		assert_int_equal(run_knseg(dir, args, NULL, &err), 1);
+		if (!strstr(err, "'tests/fixtures/models_knresnet18_backbone.safetensors' holds a "
+			    "backbone alone, no head (use --init-backbone)"))
+			fail_msg("%s: %s", opts[i], err);
+		free(err);
+	}
+	tmpdir_remove(dir);
+}
+
+/*
+ * The largest class table a file can give, 255 classes with 47-character names, goes
+ * whole into the checkpoint's classes list (it overflowed a 4096-byte buffer).
+ */
+static void test_longest_class_names(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], path[600], name[64];
+	struct safetensors_file f;
+	struct checkpoint_meta meta;
+	FILE *fp;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/classes.txt", dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	for (int k = 0; k < 255; k++)
+		fprintf(fp, "class_%03d_%037d %d %d %d %d\n", k, 0, k, k, k, k);
+	fprintf(fp, "ignore 255\n");
+	fclose(fp);
+	snprintf(args, sizeof(args),
+		 "train --dataset list --list tests/fixtures/train_step.txt --classes %s "
+		 "--width 0.02 --iters 1 --batch 1 --augment none --val-split none --out %s/run",
+		 path, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(path, sizeof(path), "%s/run/last.safetensors", dir);
+	assert_int_equal(safetensors_read(path, &f), 0);
+	if (checkpoint_read_meta(&f, &meta) != 0)
+		fail_msg("%s", kn_errmsg());
+	assert_int_equal(meta.cfg.num_classes, 255);
+	snprintf(name, sizeof(name), ",class_254_%037d", 0);
+	assert_int_equal(strlen(name), 48);
+	assert_string_equal(meta.classes + strlen(meta.classes) - 48, name);
+	safetensors_free(&f);
 	tmpdir_remove(dir);
 }
 
@@ -238,7 +328,9 @@ int main(void)
 		cmocka_unit_test(test_resume_is_exact),
 		cmocka_unit_test(test_threads_give_the_same_run),
 		cmocka_unit_test(test_interrupt_saves_a_checkpoint),
-		cmocka_unit_test(test_nan_loss_stops),
+		cmocka_unit_test(test_nonfinite_loss_message),
+		cmocka_unit_test(test_backbone_file_for_a_model),
+		cmocka_unit_test(test_longest_class_names),
 		cmocka_unit_test(test_bad_flags),
 	};
 

@@ -112,12 +112,85 @@ static void test_model_file_is_not_a_train_file(void **state)
 	safetensors_free(&f);
 }
 
+/* Writes a tiny "train" file with run state ts and reads it back: the error, if any. */
+static int write_and_read_state(const char *path, const struct train_state *ts)
+{
+	struct net_config nc = net_config_default(NET_KNRESNET18, NET_HEAD_FCN, 3);
+	struct optim_config cfg = optim_sgd_config(0.01, 0.9, 0, false);
+	struct checkpoint_meta meta;
+	struct safetensors_writer w;
+	struct safetensors_file f;
+	struct train_state back;
+	struct optim o;
+	struct model *m;
+	float *st;
+	int err;
+
+	nc.width = 0.02f;
+	assert_int_equal(model_create(&m, &nc, 1, 32, 32, MODEL_EVAL), 0);
+	st = calloc(m->g.param_count, sizeof(float));
+	optim_init(&o, &cfg, m->g.param_count, st, NULL);
+	checkpoint_meta_default(&meta, &nc);
+	strcpy(meta.kind, "train");
+	safetensors_writer_init(&w);
+	checkpoint_add_model(&w, &m->g, m->params, &meta);
+	checkpoint_add_train(&w, &o, ts);
+	assert_int_equal(safetensors_write(&w, path), 0);
+	safetensors_writer_free(&w);
+	assert_int_equal(safetensors_read(path, &f), 0);
+	err = checkpoint_read_train(&f, &o, &back);
+	safetensors_free(&f);
+	free(st);
+	model_destroy(m);
+	return err;
+}
+
+/*
+ * Run state that no run can have is refused with the file and key named: a best mIoU
+ * outside [0, 1] kept every later validation from saving best.safetensors, and an epoch
+ * past the int range reached the loader as a negative number.
+ */
+static void test_impossible_run_state(void **state)
+{
+	static const struct {
+		struct train_state ts;
+		const char *needle;
+	} bad[] = {
+		{{10, 1, 0, 1, INFINITY, 8}, "state.best_miou 'inf'"},
+		{{10, 1, 0, 1, 5.0, 8}, "state.best_miou '5'"},
+		{{10, 1, 0, 1, -0.5, 8}, "state.best_miou '-0.5'"},
+		{{10, 1, 0, 1, 0.5, 11}, "state.best_step '11'"},
+		{{10, 9000000000000LL, 0, 1, 0.5, 8}, "state.epoch '9000000000000'"},
+		{{10, 1, 3000000000LL, 1, 0.5, 8}, "state.batch '3000000000'"},
+	};
+	static const struct train_state good[] = {
+		{10, 1, 0, 1, NAN, -1}, {10, 1, 0, 1, 0.0, 10}, {10, 1, 0, 1, 1.0, 4},
+	};
+	char *dir = tmpdir_create(), path[600];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/t.safetensors", dir);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (write_and_read_state(path, &good[i]) != 0)
+			fail_msg("good state %zu refused: %s", i, kn_errmsg());
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int err = write_and_read_state(path, &bad[i].ts);
+
+		if (err != KN_EFORMAT || !strstr(kn_errmsg(), bad[i].needle) ||
+		    !strstr(kn_errmsg(), path))
+			fail_msg("bad state %zu: got %d '%s', expected '%s'", i, err, kn_errmsg(),
+				 bad[i].needle);
+	}
+	tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_poly_schedule),
 		cmocka_unit_test(test_train_checkpoint_round_trip),
 		cmocka_unit_test(test_model_file_is_not_a_train_file),
+		cmocka_unit_test(test_impossible_run_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

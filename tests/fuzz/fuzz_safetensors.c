@@ -3,8 +3,9 @@
  *
  * Each input is used three ways:
  *   1. as a whole file for safetensors_parse; an accepted file is checked for consistency
- *      (ranges inside the input, lookups, conversions, shape mismatch errors) and, when all
- *      its tensors are F32, written again with the writer and parsed back identical;
+ *      (ranges inside the input, lookups, conversions, the finite-values check, shape
+ *      mismatch errors) and, when all its tensors are F32, written again with the writer
+ *      and parsed back identical;
  *   2. as the JSON header of a file with an empty data buffer (so header text reaches the
  *      entry checks without a matching length prefix);
  *   3. as JSON text for json_parse; an accepted document is written back with the JSON
@@ -27,6 +28,14 @@ static bool is_float_dtype(enum safetensors_dtype d)
 {
 	return d == SAFETENSORS_F32 || d == SAFETENSORS_F16 || d == SAFETENSORS_BF16 ||
 	       d == SAFETENSORS_F64;
+}
+
+static bool all_finite(const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(x[i]))
+			return false;
+	return true;
 }
 
 /* Writes the F32 tensors (in dst, one buffer each) and metadata again and re-parses. */
@@ -80,6 +89,8 @@ static void check_file(const struct safetensors_file *st, const uint8_t *data, s
 		values[i] = kn_try_alloc(t->count * sizeof(float), "fuzz");
 		CHECK(values[i]);
 		CHECK(safetensors_copy_f32(st, t->name, values[i], t->ndim, t->shape) == 0);
+		CHECK(safetensors_copy_f32_finite(st, t->name, values[i], t->ndim, t->shape) ==
+		      (all_finite(values[i], t->count) ? 0 : KN_EFORMAT));
 		memcpy(wrong, t->shape, sizeof(t->shape));
 		wrong[t->ndim] = 1;
 		CHECK(safetensors_copy_f32(st, t->name, values[i], t->ndim + 1, wrong) ==
