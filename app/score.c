@@ -16,6 +16,7 @@
 #include "app/commands.h"
 #include "app/evaluate.h"
 #include "app/walk.h"
+#include "datasets/cityscapes_labels.h"
 #include "io/alloc.h"
 #include "io/error.h"
 
@@ -95,46 +96,70 @@ static void match_files(const struct score_ctx *c, const char *const *stems, int
 	}
 }
 
+/* Why stems have no prediction: none at all, or only one of the other format. */
+static void missing_error(const struct score_ctx *c, const char *const *stems, int nstems,
+			  const char *name, const char *stem)
+{
+	bool trainid = c->format == PRED_TRAINID;
+	const char *own = trainid ? "trainIds" : "labelIds", *other = trainid ? "labelIds"
+									      : "trainIds";
+	char suffix[16];
+	struct pred_match o;
+
+	snprintf(suffix, sizeof(suffix), "_%s.png", other);
+	match_files(c, stems, nstems, suffix, &o);
+	if (o.count)
+		kn_error(KN_EIO, "no prediction for '%s': '%s' holds %s, not %s (score it with "
+			 "--pred-format %s)", name, o.path[0], other, own, trainid ? "labelid"
+										 : "trainid");
+	else
+		kn_error(KN_EIO, "no prediction for '%s' (no %s_%s.png or %s.png under the folder)",
+			 name, stem, own, stem);
+}
+
 /*
  * The prediction file of sample s, or NULL with a message. Its name is the sample's name
  * or its image's stem followed by the format's suffix, or else by a plain .png.
  */
 static const char *find_prediction(const struct score_ctx *c, const struct dataset_sample *s)
 {
-	const char *own = c->format == PRED_TRAINID ? "_trainIds.png" : "_labelIds.png";
-	const char *other = c->format == PRED_TRAINID ? "_labelIds.png" : "_trainIds.png";
-	const char *const suffixes[2] = {own, ".png"};
+	const char *const suffixes[2] = {
+		c->format == PRED_TRAINID ? "_trainIds.png" : "_labelIds.png", ".png"};
 	const char *stems[2] = {s->name, base_name(s->image)};
 	char *stem = xmalloc(strlen(stems[1]) + 1), *dot;
-	int nstems = 2;
 	struct pred_match m = {{NULL, NULL}, 0};
+	int nstems;
 
 	strcpy(stem, stems[1]);
 	dot = strrchr(stem, '.');
 	if (dot && dot != stem)
 		*dot = '\0';
 	stems[1] = stem;
-	if (!strcmp(stems[0], stems[1]))
-		nstems = 1;
+	nstems = strcmp(stems[0], stems[1]) ? 2 : 1;
 	for (int k = 0; k < 2 && m.count == 0; k++)
 		match_files(c, stems, nstems, suffixes[k], &m);
 	if (m.count > 1)
 		kn_error(KN_EINVAL, "several predictions for '%s': '%s' and '%s'", s->name,
 			 m.path[0], m.path[1]);
-	if (m.count == 0) {
-		struct pred_match o;
-
-		match_files(c, stems, nstems, other, &o);
-		if (o.count)
-			kn_error(KN_EIO, "no prediction for '%s' in %s ('%s' holds %s: score it "
-				 "with --pred-format %s)", s->name, own + 1, o.path[0], other + 1,
-				 c->format == PRED_TRAINID ? "labelid" : "trainid");
-		else
-			kn_error(KN_EIO, "no prediction for '%s' (no %s%s or %s.png under the folder)",
-				 s->name, stem, own, stem);
-	}
+	if (m.count == 0)
+		missing_error(c, stems, nstems, s->name, stem);
 	free(stem);
 	return m.count == 1 ? m.path[0] : NULL;
+}
+
+/* Every value of pred is below limit: a class index, or a Cityscapes labelId. */
+static int check_values(const struct label_image *pred, int limit, bool label_ids,
+			const char *path)
+{
+	size_t n = (size_t)pred->w * (size_t)pred->h;
+
+	for (size_t i = 0; i < n; i++)
+		if (pred->u8[i] >= limit)
+			return kn_error(KN_EMISMATCH, "'%s': prediction %d at (%zu, %zu) is not %s "
+					"(0..%d)", path, pred->u8[i], i % (size_t)pred->w,
+					i / (size_t)pred->w, label_ids ? "a Cityscapes labelId" :
+					"a class index", limit - 1);
+	return 0;
 }
 
 static int predict_file(void *ctx, int i, const struct image *img, struct label_image *pred,
@@ -142,12 +167,19 @@ static int predict_file(void *ctx, int i, const struct image *img, struct label_
 {
 	struct score_ctx *c = ctx;
 	const char *path = find_prediction(c, &c->d->samples[i]);
+	int err;
 
 	(void)img;
 	if (!path)
 		return KN_EIO;
 	*label_ids = c->format == PRED_LABELID;
-	return label_read(path, pred);
+	if ((err = label_read(path, pred)))
+		return err;
+	err = check_values(pred, *label_ids ? CITYSCAPES_NUM_IDS : c->d->classes.num_classes,
+			   *label_ids, path);
+	if (err)
+		label_free(pred);
+	return err;
 }
 
 static int parse(int argc, char **argv, struct dataset_spec *spec, const char **pred,

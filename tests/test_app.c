@@ -141,15 +141,11 @@ static int score_list(const char *root, const char *extra, char **err)
 	return run_knseg(root, args, NULL, err);
 }
 
-/* Samples q and q_z: q never takes q_z's prediction, present or not. */
-static void test_score_exact_names(void **state)
+/* A folder with a CamVid list val.txt of samples q (all Sky) and q_z (all Road). */
+static char *score_list_create(void)
 {
-	char *root, path[1024], *err, *json;
+	char *root = tmpdir_create(), path[1024];
 
-	(void)state;
-	if (!knseg_program_or_skip())
-		return;
-	root = tmpdir_create();
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/%s.png", root, i ? "q_z" : "q");
 		dstest_write_image(path, 16, 8, i);
@@ -158,6 +154,18 @@ static void test_score_exact_names(void **state)
 	write_flat(root, "q_z_L.png", 3);
 	snprintf(path, sizeof(path), "%s/val.txt", root);
 	dstest_write_str(path, "q.png q_L.png\nq_z.png q_z_L.png\n");
+	return root;
+}
+
+/* Samples q and q_z: q never takes q_z's prediction, present or not. */
+static void test_score_exact_names(void **state)
+{
+	char *root, path[1024], *err, *json;
+
+	(void)state;
+	if (!knseg_program_or_skip())
+		return;
+	root = score_list_create();
 	write_flat(root, "pred/q_trainIds.png", 0);
 	write_flat(root, "pred/sub/q_z_trainIds.png", 3);
 	assert_int_equal(score_list(root, "", NULL), 0);
@@ -185,6 +193,31 @@ static void test_score_exact_names(void **state)
 	assert_int_equal(score_list(root, "", &err), 1);
 	assert_non_null(strstr(err, "--pred-format labelid"));
 	free(err);
+	tmpdir_remove(root);
+}
+
+/* A prediction that is no class index (CamVid's void 11, an ignore 255) is an error. */
+static void test_score_prediction_values(void **state)
+{
+	static const uint8_t bad[] = {11, 255};
+	char *root, *err;
+
+	(void)state;
+	if (!knseg_program_or_skip())
+		return;
+	root = score_list_create();
+	write_flat(root, "pred/q_z_trainIds.png", 3);
+	for (int i = 0; i < 2; i++) {
+		char want[128];
+
+		write_flat(root, "pred/q_trainIds.png", bad[i]);
+		assert_int_equal(score_list(root, "", &err), 1);
+		snprintf(want, sizeof(want), "q_trainIds.png': prediction %d at (0, 0) is not a "
+			 "class index (0..10)", bad[i]);
+		if (!strstr(err, want))
+			fail_msg("stderr '%s' lacks '%s'", err, want);
+		free(err);
+	}
 	tmpdir_remove(root);
 }
 
@@ -286,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_eval_predict_score_agree),
 		cmocka_unit_test(test_predict_reports_bad_images),
 		cmocka_unit_test(test_score_exact_names),
+		cmocka_unit_test(test_score_prediction_values),
 		cmocka_unit_test(test_bench_ops),
 		cmocka_unit_test(test_errors),
 	};
