@@ -147,6 +147,31 @@ static const char *find_prediction(const struct score_ctx *c, const struct datas
 	return m.count == 1 ? m.path[0] : NULL;
 }
 
+static int cmp_sample_name(const void *a, const void *b)
+{
+	const struct dataset_sample *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+/* Two images of one name would take the same prediction file: an error. */
+static int check_unique_names(const struct dataset *d)
+{
+	const struct dataset_sample **s = xmalloc(((size_t)d->count + 1) * sizeof(*s));
+	int err = 0;
+
+	for (int i = 0; i < d->count; i++)
+		s[i] = &d->samples[i];
+	qsort(s, (size_t)d->count, sizeof(*s), cmp_sample_name);
+	for (int i = 1; i < d->count && !err; i++)
+		if (!strcmp(s[i - 1]->name, s[i]->name) && strcmp(s[i - 1]->image, s[i]->image))
+			err = kn_error(KN_EINVAL, "images '%s' and '%s' are both named '%s': their "
+				       "predictions cannot be told apart", s[i - 1]->image,
+				       s[i]->image, s[i]->name);
+	free(s);
+	return err;
+}
+
 /* Every value of pred is below limit: a class index, or a Cityscapes labelId. */
 static int check_values(const struct label_image *pred, int limit, bool label_ids,
 			const char *path)
@@ -243,7 +268,8 @@ int cmd_score(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	inputs[0] = (char *)pred;
-	if (dataset_open_spec(&d, &spec, NULL) < 0 || walk_inputs(inputs, 1, &ctx.files) < 0) {
+	if (dataset_open_spec(&d, &spec, NULL) < 0 || check_unique_names(&d) < 0 ||
+	    walk_inputs(inputs, 1, &ctx.files) < 0) {
 		dataset_free(&d);
 		return die("%s", kn_errmsg());
 	}

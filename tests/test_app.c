@@ -221,6 +221,29 @@ static void test_score_prediction_values(void **state)
 	tmpdir_remove(root);
 }
 
+/* Two listed images of one name (q.png, sub/q.png) cannot share q's prediction. */
+static void test_score_duplicate_names(void **state)
+{
+	char *root, path[1024], *err;
+
+	(void)state;
+	if (!knseg_program_or_skip())
+		return;
+	root = score_list_create();
+	snprintf(path, sizeof(path), "%s/sub/q.png", root);
+	dstest_write_image(path, 16, 8, 1);
+	snprintf(path, sizeof(path), "%s/val.txt", root);
+	dstest_write_str(path, "q.png q_L.png\nsub/q.png q_z_L.png\n");
+	write_flat(root, "pred/q_trainIds.png", 0);
+	assert_int_equal(score_list(root, "", &err), 1);
+	assert_non_null(strstr(err, "/sub/q.png' are both named 'q'"));
+	free(err);
+	/* The same image listed twice is scored twice against its one prediction. */
+	dstest_write_str(path, "q.png q_L.png\nq.png q_L.png\n");
+	assert_int_equal(score_list(root, "", NULL), 0);
+	tmpdir_remove(root);
+}
+
 /* The line after the one p is in. */
 static const char *next_line(const char *p)
 {
@@ -320,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_predict_reports_bad_images),
 		cmocka_unit_test(test_score_exact_names),
 		cmocka_unit_test(test_score_prediction_values),
+		cmocka_unit_test(test_score_duplicate_names),
 		cmocka_unit_test(test_bench_ops),
 		cmocka_unit_test(test_errors),
 	};
