@@ -58,5 +58,9 @@ int file_text_start(const char *text, size_t len, const char *name, size_t *star
 	else if (len >= 2 && ((t[0] == 0xff && t[1] == 0xfe) || (t[0] == 0xfe && t[1] == 0xff)))
 		return kn_error(KN_EFORMAT, "'%s' is UTF-16 text (byte-order mark %02X %02X): "
 				"save it as UTF-8 or ASCII", name, t[0], t[1]);
+	if (!memchr(text, '\n', len) && memchr(text, '\r', len) &&
+	    (const char *)memchr(text, '\r', len) < text + len - 1)
+		return kn_error(KN_EFORMAT, "'%s' has lines ended by CR alone: save it with LF or "
+				"CR LF line ends", name);
 	return 0;
 }

@@ -195,7 +195,7 @@ static void test_parse_listed_raw_values(void **state)
 	}
 }
 
-/* A UTF-8 byte-order mark is skipped; a UTF-16 file is named as such. */
+/* A UTF-8 byte-order mark is skipped; a UTF-16 file or CR line ends are named as such. */
 static void test_parse_byte_order_marks(void **state)
 {
 	struct class_table t;
@@ -207,6 +207,7 @@ static void test_parse_byte_order_marks(void **state)
 	assert_int_equal(t.map[9], 1);
 	assert_parse_error("\xff\xfer\0", "UTF-16", "save it as UTF-8");
 	assert_parse_error("\xfe\xff\0r", "UTF-16", "save it as UTF-8");
+	assert_parse_error("a 1 2 3\rb 4 5 6\r", "CR alone", "CR LF");
 	/* A mark elsewhere than at the start is no blank. */
 	assert_parse_error("road 1 2 3\n\xef\xbb\xbfsky 4 5 6\n", "line 2:", "byte 0xef");
 }

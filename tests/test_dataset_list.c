@@ -113,7 +113,10 @@ static void test_list_errors(void **state)
 	tmpdir_remove(root);
 }
 
-/* A UTF-8 byte-order mark before the first path is skipped; UTF-16 is named as such. */
+/*
+ * A UTF-8 byte-order mark before the first path is skipped; UTF-16 and lines ended by
+ * CR alone are named as such.
+ */
 static void test_list_byte_order_marks(void **state)
 {
 	char *root = tmpdir_create();
@@ -141,6 +144,7 @@ static void test_list_byte_order_marks(void **state)
 			    "save it as UTF-8");
 	assert_list_error_n(root, u16be, sizeof(u16be) - 1, KN_EFORMAT, "is UTF-16 text",
 			    "save it as UTF-8");
+	assert_list_error(root, "a.png a_L.png\ra.png\r", KN_EFORMAT, "CR alone", "CR LF");
 	tmpdir_remove(root);
 }
 
