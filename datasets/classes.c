@@ -303,8 +303,12 @@ static int map_implicit(struct parser *ps)
 static int parse_text(struct parser *ps, const char *text, size_t len)
 {
 	const char *end = text + len, *p = text;
-	int err;
+	size_t start;
+	int err = file_text_start(text, len, ps->name, &start);
 
+	if (err)
+		return err;
+	p += start;
 	for (ps->line = 1; p < end; ps->line++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 

@@ -29,7 +29,7 @@
  *               Pedestrian, Bicyclist = raw 0..10; 11 (void) is ignore
  *
  * Class table files (class_table_parse; datasets/README.md has the long form): ASCII
- * text, one entry a line, fields separated by blanks; a word starting with '#' starts a
+ * text (after a UTF-8 byte-order mark, if any; UTF-16 is an error), one entry a line, fields separated by blanks; a word starting with '#' starts a
  * comment; blank lines are skipped.
  *     NAME R G B [RAW...]     a class; classes are numbered 0, 1, ... in file order
  *     ignore RAW...           raw values that mean "not labelled"
@@ -156,7 +156,8 @@ int dataset_open_cityscapes(struct dataset *d, const char *root, const char *spl
  * The samples of a list file: lines "IMAGE [LABEL]" of paths relative to the list's
  * folder (absolute paths are kept), separated by blanks, so paths hold no blanks; a
  * field starting with '#' starts a comment; blank lines are skipped; a line with one
- * path is an unlabelled image. A malformed line is KN_EFORMAT "'list': line N: ...";
+ * path is an unlabelled image. A leading UTF-8 byte-order mark is skipped; a UTF-16
+ * file is KN_EFORMAT. A malformed line is KN_EFORMAT "'list': line N: ...";
  * a listed file that does not exist is an error naming it and its line. Samples keep
  * the list's order and are named by the image's file name without its extension.
  */

@@ -132,8 +132,12 @@ static int scan_text(struct list_scan *ls, const char *text, size_t len)
 {
 	const char *p = text, *end = text + len;
 	struct line_fields f;
-	int err;
+	size_t start;
+	int err = file_text_start(text, len, ls->list, &start);
 
+	if (err)
+		return err;
+	p += start;
 	for (int line = 1; p < end; line++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *eol = nl ? nl : end;

@@ -58,3 +58,20 @@ int file_read_all(const char *path, unsigned char **data, size_t *len)
 	*len = n;
 	return 0;
 }
+
+int file_text_start(const char *text, size_t len, const char *name, size_t *start)
+{
+	const unsigned char *t = (const unsigned char *)text;
+
+	*start = 0;
+	if (len >= 3 && t[0] == 0xef && t[1] == 0xbb && t[2] == 0xbf)
+		*start = 3;
+	else if (len >= 2 && ((t[0] == 0xff && t[1] == 0xfe) || (t[0] == 0xfe && t[1] == 0xff)))
+		return kn_error(KN_EFORMAT, "'%s' is UTF-16 text (byte-order mark %02X %02X): "
+				"save it as UTF-8 or ASCII", name, t[0], t[1]);
+	if (!memchr(text, '\n', len) && memchr(text, '\r', len) &&
+	    (const char *)memchr(text, '\r', len) < text + len - 1)
+		return kn_error(KN_EFORMAT, "'%s' has lines ended by CR alone: save it with LF or "
+				"CR LF line ends", name);
+	return 0;
+}

@@ -14,4 +14,12 @@
  */
 int file_read_all(const char *path, unsigned char **data, size_t *len);
 
+/*
+ * Where the text of a file (len bytes at text) starts: *start is 3 past a UTF-8
+ * byte-order mark (editors on Windows write one), else 0. A UTF-16 byte-order mark is
+ * KN_EFORMAT naming the file (name) and saying to save it as UTF-8, and so are lines
+ * ended by CR alone (old Mac text, which would read as one line).
+ */
+int file_text_start(const char *text, size_t len, const char *name, size_t *start);
+
 #endif

@@ -3,6 +3,8 @@
  * - eval and score agree exactly on the masks predict wrote;
  * - predict mirrors input names, writes every format, keeps existing outputs unless
  *   --force, reports a corrupt image by name and still does the others;
+ * - score takes a sample's prediction only by its exact name, never another sample's
+ *   whose name starts with it;
  * - bench --ops lists every layer once, as many as its table of op kinds counts;
  * - corrupt or foreign checkpoints, mismatched datasets, unknown flags and bad values
  *   end with a one-line message and a non-zero status.
@@ -11,6 +13,7 @@
 
 #include "io/file.h"
 #include "io/label.h"
+#include "tests/dstest.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -273,6 +276,128 @@ static void test_predict_formats(void **state)
 	assert_int_equal(predict(rest, NULL, &err), 2);
 	assert_non_null(strstr(err, "empty entry"));
 	free(err);
+/* A w x h file under root of the one label value v. */
+static void write_flat(const char *root, const char *name, uint8_t v)
+{
+	uint8_t vals[16 * 8];
+	char path[1024];
+
+	memset(vals, v, sizeof(vals));
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	dstest_write_values(path, 16, 8, vals);
+}
+
+/* Runs score on root's list and returns its status; err (may be NULL) gets stderr. */
+static int score_list(const char *root, const char *extra, char **err)
+{
+	char args[4096];
+
+	snprintf(args, sizeof(args), "score --pred %s/pred --dataset list --list %s/val.txt "
+		 "--classes camvid --quiet --json %s/s.json %s", root, root, root, extra);
+	return run_knseg(root, args, NULL, err);
+}
+
+/* A folder with a CamVid list val.txt of samples q (all Sky) and q_z (all Road). */
+static char *score_list_create(void)
+{
+	char *root = tmpdir_create(), path[1024];
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s.png", root, i ? "q_z" : "q");
+		dstest_write_image(path, 16, 8, i);
+	}
+	write_flat(root, "q_L.png", 0);
+	write_flat(root, "q_z_L.png", 3);
+	snprintf(path, sizeof(path), "%s/val.txt", root);
+	dstest_write_str(path, "q.png q_L.png\nq_z.png q_z_L.png\n");
+	return root;
+}
+
+/* Samples q and q_z: q never takes q_z's prediction, present or not. */
+static void test_score_exact_names(void **state)
+{
+	char *root, path[1024], *err, *json;
+
+	(void)state;
+	if (!knseg_program_or_skip())
+		return;
+	root = score_list_create();
+	write_flat(root, "pred/q_trainIds.png", 0);
+	write_flat(root, "pred/sub/q_z_trainIds.png", 3);
+	assert_int_equal(score_list(root, "", NULL), 0);
+	snprintf(path, sizeof(path), "%s/s.json", root);
+	json = read_text(path);
+	assert_non_null(strstr(json, "\"aAcc\":1,"));
+	free(json);
+	/* A second file of the same name is not silently preferred. */
+	write_flat(root, "pred/old/q_trainIds.png", 3);
+	assert_int_equal(score_list(root, "", &err), 1);
+	assert_non_null(strstr(err, "several predictions for 'q'"));
+	free(err);
+	snprintf(path, sizeof(path), "rm %s/pred/q_trainIds.png %s/pred/old/q_trainIds.png",
+		 root, root);
+	assert_int_equal(system(path), 0);
+	assert_int_equal(score_list(root, "", &err), 1);
+	assert_non_null(strstr(err, "no prediction for 'q' "));
+	free(err);
+	/* Plain NAME.png is taken too, but a file of the other format is not. */
+	write_flat(root, "pred/q.png", 0);
+	assert_int_equal(score_list(root, "", NULL), 0);
+	write_flat(root, "pred/q_labelIds.png", 0);
+	snprintf(path, sizeof(path), "rm %s/pred/q.png", root);
+	assert_int_equal(system(path), 0);
+	assert_int_equal(score_list(root, "", &err), 1);
+	assert_non_null(strstr(err, "--pred-format labelid"));
+	free(err);
+	tmpdir_remove(root);
+}
+
+/* A prediction that is no class index (CamVid's void 11, an ignore 255) is an error. */
+static void test_score_prediction_values(void **state)
+{
+	static const uint8_t bad[] = {11, 255};
+	char *root, *err;
+
+	(void)state;
+	if (!knseg_program_or_skip())
+		return;
+	root = score_list_create();
+	write_flat(root, "pred/q_z_trainIds.png", 3);
+	for (int i = 0; i < 2; i++) {
+		char want[128];
+
+		write_flat(root, "pred/q_trainIds.png", bad[i]);
+		assert_int_equal(score_list(root, "", &err), 1);
+		snprintf(want, sizeof(want), "q_trainIds.png': prediction %d at (0, 0) is not a "
+			 "class index (0..10)", bad[i]);
+		if (!strstr(err, want))
+			fail_msg("stderr '%s' lacks '%s'", err, want);
+		free(err);
+	}
+	tmpdir_remove(root);
+}
+
+/* Two listed images of one name (q.png, sub/q.png) cannot share q's prediction. */
+static void test_score_duplicate_names(void **state)
+{
+	char *root, path[1024], *err;
+
+	(void)state;
+	if (!knseg_program_or_skip())
+		return;
+	root = score_list_create();
+	snprintf(path, sizeof(path), "%s/sub/q.png", root);
+	dstest_write_image(path, 16, 8, 1);
+	snprintf(path, sizeof(path), "%s/val.txt", root);
+	dstest_write_str(path, "q.png q_L.png\nsub/q.png q_z_L.png\n");
+	write_flat(root, "pred/q_trainIds.png", 0);
+	assert_int_equal(score_list(root, "", &err), 1);
+	assert_non_null(strstr(err, "/sub/q.png' are both named 'q'"));
+	free(err);
+	/* The same image listed twice is scored twice against its one prediction. */
+	dstest_write_str(path, "q.png q_L.png\nq.png q_L.png\n");
+	assert_int_equal(score_list(root, "", NULL), 0);
+	tmpdir_remove(root);
 }
 
 /* The line after the one p is in. */
@@ -378,6 +503,9 @@ int main(void)
 		cmocka_unit_test(test_predict_skips_output_folder),
 		cmocka_unit_test(test_predict_special_inputs),
 		cmocka_unit_test(test_predict_formats),
+		cmocka_unit_test(test_score_exact_names),
+		cmocka_unit_test(test_score_prediction_values),
+		cmocka_unit_test(test_score_duplicate_names),
 		cmocka_unit_test(test_bench_ops),
 		cmocka_unit_test(test_errors),
 	};

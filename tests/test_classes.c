@@ -195,6 +195,23 @@ static void test_parse_listed_raw_values(void **state)
 	}
 }
 
+/* A UTF-8 byte-order mark is skipped; a UTF-16 file or CR line ends are named as such. */
+static void test_parse_byte_order_marks(void **state)
+{
+	struct class_table t;
+
+	(void)state;
+	assert_int_equal(parse(&t, "\xef\xbb\xbfroad 1 2 3 7\r\nsky 4 5 6 9  \r\n"), 0);
+	assert_int_equal(t.num_classes, 2);
+	assert_string_equal(t.names[0], "road");
+	assert_int_equal(t.map[9], 1);
+	assert_parse_error("\xff\xfer\0", "UTF-16", "save it as UTF-8");
+	assert_parse_error("\xfe\xff\0r", "UTF-16", "save it as UTF-8");
+	assert_parse_error("a 1 2 3\rb 4 5 6\r", "CR alone", "CR LF");
+	/* A mark elsewhere than at the start is no blank. */
+	assert_parse_error("road 1 2 3\n\xef\xbb\xbfsky 4 5 6\n", "line 2:", "byte 0xef");
+}
+
 static void test_parse_errors(void **state)
 {
 	(void)state;
@@ -360,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_parse_implicit_raw_values),
 		cmocka_unit_test(test_parse_listed_raw_values),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_byte_order_marks),
 		cmocka_unit_test(test_parse_nul_byte),
 		cmocka_unit_test(test_too_many_classes),
 		cmocka_unit_test(test_format_roundtrip),

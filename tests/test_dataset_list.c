@@ -113,6 +113,41 @@ static void test_list_errors(void **state)
 	tmpdir_remove(root);
 }
 
+/*
+ * A UTF-8 byte-order mark before the first path is skipped; UTF-16 and lines ended by
+ * CR alone are named as such.
+ */
+static void test_list_byte_order_marks(void **state)
+{
+	char *root = tmpdir_create();
+	char path[1024], list[1024];
+	struct class_table t;
+	struct dataset d;
+	static const char u16le[] = "\xff\xfe" "a\0.\0p\0n\0g\0\n\0";
+	static const char u16be[] = "\xfe\xff" "\0a\0.\0p\0n\0g\0\n";
+
+	(void)state;
+	class_table_camvid(&t);
+	snprintf(path, sizeof(path), "%s/a.png", root);
+	dstest_write_image(path, W, H, 0);
+	snprintf(path, sizeof(path), "%s/a_L.png", root);
+	dstest_write_values(path, W, H, (uint8_t[W * H]){0});
+	snprintf(list, sizeof(list), "%s/bom.txt", root);
+	dstest_write_str(list, "\xef\xbb\xbf" "a.png a_L.png \t\r\na.png  \r\n");
+	assert_int_equal(dataset_open_list(&d, list, &t), 0);
+	assert_int_equal(d.count, 2);
+	assert_string_equal(d.samples[0].name, "a");
+	assert_non_null(d.samples[0].label);
+	assert_null(d.samples[1].label);
+	dataset_free(&d);
+	assert_list_error_n(root, u16le, sizeof(u16le) - 1, KN_EFORMAT, "is UTF-16 text",
+			    "save it as UTF-8");
+	assert_list_error_n(root, u16be, sizeof(u16be) - 1, KN_EFORMAT, "is UTF-16 text",
+			    "save it as UTF-8");
+	assert_list_error(root, "a.png a_L.png\ra.png\r", KN_EFORMAT, "CR alone", "CR LF");
+	tmpdir_remove(root);
+}
+
 static void test_list_lenient_and_missing_list(void **state)
 {
 	char *root = tmpdir_create();
@@ -312,6 +347,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_list_parsing),
 		cmocka_unit_test(test_list_errors),
+		cmocka_unit_test(test_list_byte_order_marks),
 		cmocka_unit_test(test_list_lenient_and_missing_list),
 		cmocka_unit_test(test_read_value_outside_table),
 		cmocka_unit_test(test_read_size_mismatch),
