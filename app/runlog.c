@@ -8,10 +8,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define CSV_HEADER "step,epoch,loss,lr,images_per_s,val_miou\n"
 
@@ -61,6 +63,39 @@ static int cut_log(const struct runlog *rl, int64_t step)
 	return err;
 }
 
+/*
+ * Appends text to log.csv. A failed write (a full disk) is an error, not a warning: the
+ * log is the record of the run, and a run that went on without it would lose rows
+ * without anyone noticing. The part of a row that did reach the file is cut off again,
+ * so that the log never holds half a row. A plain descriptor, not stdio: no buffer is
+ * left over to be flushed later behind the cut.
+ */
+static int append(struct runlog *rl, const char *text)
+{
+	off_t start = lseek(rl->fd, 0, SEEK_END);
+	size_t len = strlen(text), done = 0;
+	char path[4096];
+	int e = 0;
+
+	while (done < len) {
+		ssize_t n = write(rl->fd, text + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n < 0 ? errno : ENOSPC;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (!e)
+		return 0;
+	if (start >= 0 && done)
+		(void)!ftruncate(rl->fd, start);
+	runlog_path(rl, "log.csv", path, sizeof(path));
+	return kn_error(KN_EIO, "cannot write '%s': %s", path, strerror(e));
+}
+
 int runlog_open(struct runlog *rl, const char *dir, bool resume, int64_t resume_step,
 		bool force)
 {
@@ -68,6 +103,7 @@ int runlog_open(struct runlog *rl, const char *dir, bool resume, int64_t resume_
 	bool existed;
 
 	memset(rl, 0, sizeof(*rl));
+	rl->fd = -1;
 	if (strlen(dir) >= sizeof(rl->dir))
 		return kn_error(KN_EINVAL, "run folder name '%s' is too long", dir);
 	strcpy(rl->dir, dir);
@@ -81,20 +117,19 @@ int runlog_open(struct runlog *rl, const char *dir, bool resume, int64_t resume_
 	if (resume && existed && cut_log(rl, resume_step) < 0)
 		return KN_EIO;
 	runlog_path(rl, "log.csv", path, sizeof(path));
-	rl->csv = fopen(path, resume ? "a" : "w");
-	if (!rl->csv)
+	rl->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (resume ? O_APPEND : O_TRUNC), 0666);
+	if (rl->fd < 0)
 		return kn_error(KN_EIO, "cannot open '%s': %s", path, strerror(errno));
-	if (ftell(rl->csv) == 0)
-		fputs(CSV_HEADER, rl->csv);
-	fflush(rl->csv);
+	if (lseek(rl->fd, 0, SEEK_END) <= 0)
+		return append(rl, CSV_HEADER);
 	return 0;
 }
 
 void runlog_close(struct runlog *rl)
 {
-	if (rl->csv)
-		fclose(rl->csv);
-	rl->csv = NULL;
+	if (rl->fd >= 0)
+		close(rl->fd);
+	rl->fd = -1;
 }
 
 int runlog_write_config(const struct runlog *rl, const char *text)
@@ -105,15 +140,17 @@ int runlog_write_config(const struct runlog *rl, const char *text)
 	return atomic_write_file(path, text, strlen(text));
 }
 
-void runlog_row(struct runlog *rl, int64_t step, int64_t epoch, double loss, double lr,
-		double images_per_s, double miou)
+int runlog_row(struct runlog *rl, int64_t step, int64_t epoch, double loss, double lr,
+	       double images_per_s, double miou)
 {
-	fprintf(rl->csv, "%lld,%lld,%.6g,%.6g,%.4g,", (long long)step, (long long)epoch, loss,
-		lr, images_per_s);
+	char row[256];
+	int len = snprintf(row, sizeof(row), "%lld,%lld,%.6g,%.6g,%.4g,", (long long)step,
+			   (long long)epoch, loss, lr, images_per_s);
+
 	if (miou >= 0)
-		fprintf(rl->csv, "%.6f", miou);
-	fputc('\n', rl->csv);
-	fflush(rl->csv);
+		snprintf(row + len, sizeof(row) - (size_t)len, "%.6f", miou);
+	strcat(row, "\n");
+	return append(rl, row);
 }
 
 struct series {

@@ -5,8 +5,9 @@
  *               (val_miou empty except on validation rows)
  *   curve.svg   the training loss and the validation mIoU against the iteration,
  *               drawn from log.csv whenever it is regenerated
- * config.txt and curve.svg are written atomically; log.csv is appended and flushed row by
- * row, and cut back to the resumed step when a run resumes.
+ * config.txt and curve.svg are written atomically; log.csv is appended row by row (a row
+ * that cannot be written in full is an error and leaves no part of it), and cut back to
+ * the resumed step when a run resumes.
  */
 #ifndef KNSEG_APP_RUNLOG_H
 #define KNSEG_APP_RUNLOG_H
@@ -17,7 +18,7 @@
 
 struct runlog {
 	char dir[3584];
-	FILE *csv;
+	int fd; /* log.csv, or -1 */
 };
 
 /*
@@ -27,6 +28,7 @@ struct runlog {
 int runlog_open(struct runlog *rl, const char *dir, bool resume, int64_t resume_step,
 		bool force);
 
+/* Closes log.csv, when open (rl->fd is -1 before runlog_open). */
 void runlog_close(struct runlog *rl);
 
 /* DIR/name into buf. */
@@ -34,9 +36,10 @@ void runlog_path(const struct runlog *rl, const char *name, char *buf, size_t si
 
 int runlog_write_config(const struct runlog *rl, const char *text);
 
-/* Appends a row; miou < 0 leaves val_miou empty. */
-void runlog_row(struct runlog *rl, int64_t step, int64_t epoch, double loss, double lr,
-		double images_per_s, double miou);
+/* Appends a row; miou < 0 leaves val_miou empty. Fails (naming the file) when the row
+ * cannot be written in full; the log then ends with the previous row. */
+int runlog_row(struct runlog *rl, int64_t step, int64_t epoch, double loss, double lr,
+	       double images_per_s, double miou);
 
 /* Redraws curve.svg from log.csv. */
 int runlog_plot(const struct runlog *rl);

@@ -6,7 +6,9 @@
  * - a run is the same bits at 1, 2 and 3 threads;
  * - Ctrl-C saves a checkpoint that resumes; a non-finite loss stops the run with a
  *   message and leaves the previous checkpoint alone;
- * - bad flags and an occupied run folder are refused with a message.
+ * - bad flags and an occupied run folder are refused with a message;
+ * - an unreadable sample or an unwritable log stops the run with a message that says
+ *   how to go on, and last.safetensors keeps the iterations done.
  */
 #include "tests/testutil.h"
 
@@ -210,6 +212,99 @@ static void test_nan_loss_stops(void **state)
 	tmpdir_remove(dir);
 }
 
+/* The iteration a training checkpoint was saved at. */
+static long long saved_step(const char *path)
+{
+	struct safetensors_file f;
+	const char *v;
+	long long step;
+
+	assert_int_equal(safetensors_read(path, &f), 0);
+	v = safetensors_meta_get(&f, "state.step");
+	assert_non_null(v);
+	step = atoll(v);
+	safetensors_free(&f);
+	return step;
+}
+
+#define SMALL_ARGS "train --root %s/syn --width 0.02 --crop 32x32 --batch 1 --val-every 100 " \
+		   "--seed 5 --out %s/run "
+
+/* Sample 2 comes fifth in the first epoch of seed 5: a bad file there stops the run
+ * after 5 iterations, which last.safetensors keeps; --skip-bad goes on from there. */
+static void test_bad_sample_saves_last(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], path[600], *err;
+	FILE *f;
+
+	(void)state;
+	make_synth(dir);
+	snprintf(path, sizeof(path), "%s/syn/leftImg8bit/train/synth/"
+		 "synth_000000_000002_leftImg8bit.png", dir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs("not an image", f);
+	fclose(f);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 12", dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 1);
+	assert_non_null(strstr(err, "synth_000000_000002_leftImg8bit.png"));
+	assert_non_null(strstr(err, "at iteration 5"));
+	assert_non_null(strstr(err, "--resume"));
+	assert_non_null(strstr(err, "--skip-bad"));
+	assert_ptr_equal(strchr(err, '\n'), err + strlen(err) - 1); /* one line */
+	free(err);
+	snprintf(path, sizeof(path), "%s/run/last.safetensors", dir);
+	assert_int_equal(saved_step(path), 5);
+
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 12 --resume %s --skip-bad", dir, dir,
+		 path);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	assert_int_equal(saved_step(path), 12);
+	tmpdir_remove(dir);
+}
+
+/* A log that cannot be written stops the run with the file and the error named: when
+ * the log is opened (the header of a fresh log.csv), and on a row in the middle of a
+ * run (past a file size limit, which only the log reaches). */
+static void test_log_write_error_stops(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], path[600], cmd[4096], *err;
+	const char *prog = knseg_program_or_skip();
+	size_t len;
+	int status;
+
+	(void)state;
+	make_synth(dir);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 4 --stop-after 2", dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(path, sizeof(path), "%s/run/log.csv", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink("/dev/full", path), 0);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 4 --resume %s/run/last.safetensors",
+		 dir, dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 1);
+	assert_non_null(strstr(err, "cannot write '"));
+	assert_non_null(strstr(err, "/run/log.csv': No space left on device"));
+	free(err);
+
+	snprintf(cmd, sizeof(cmd), "ulimit -f 2; exec '%s' train --root %s/syn --width 0.02 "
+		 "--crop 32x32 --batch 1 --val-every 100000 --log-every 1 --iters 1000 --out "
+		 "%s/big >/dev/null 2>%s/err", prog, dir, dir, dir);
+	status = system(cmd);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	snprintf(path, sizeof(path), "%s/err", dir);
+	assert_int_equal(file_read_all(path, (unsigned char **)&err, &len), 0);
+	assert_non_null(strstr(err, "/big/log.csv': File too large"));
+	free(err);
+	/* The log ends with a whole row. */
+	snprintf(path, sizeof(path), "%s/big/log.csv", dir);
+	assert_int_equal(file_read_all(path, (unsigned char **)&err, &len), 0);
+	assert_true(len > 100 && err[len - 1] == '\n');
+	free(err);
+	tmpdir_remove(dir);
+}
+
 static void test_bad_flags(void **state)
 {
 	static const char *const bad[] = {
@@ -240,6 +335,8 @@ int main(void)
 		cmocka_unit_test(test_interrupt_saves_a_checkpoint),
 		cmocka_unit_test(test_nan_loss_stops),
 		cmocka_unit_test(test_bad_flags),
+		cmocka_unit_test(test_bad_sample_saves_last),
+		cmocka_unit_test(test_log_write_error_stops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
