@@ -34,6 +34,25 @@ static bool holds_run(const char *dir)
 	return stat(path, &st) == 0;
 }
 
+/* The files a run writes; a new run in the folder (--force) removes the old run's, so that
+ * none of them is left beside the new run's configuration as if it were the new run's. */
+static const char *const run_files[] = {
+	"last.safetensors", "best.safetensors", "val.json", "log.csv", "curve.svg",
+};
+
+static int remove_run_files(const struct runlog *rl)
+{
+	char path[4096];
+
+	for (size_t i = 0; i < sizeof(run_files) / sizeof(run_files[0]); i++) {
+		runlog_path(rl, run_files[i], path, sizeof(path));
+		if (unlink(path) != 0 && errno != ENOENT)
+			return kn_error(KN_EIO, "cannot remove '%s' of the previous run: %s", path,
+					strerror(errno));
+	}
+	return 0;
+}
+
 /* Rewrites log.csv with its rows up to step (atomically). */
 static int cut_log(const struct runlog *rl, int64_t step)
 {
@@ -115,6 +134,8 @@ int runlog_open(struct runlog *rl, const char *dir, bool resume, int64_t resume_
 		return kn_error(KN_EINVAL, "'%s' already holds a run (use --resume %s/last.safetensors, "
 				"--force, or another --out)", dir, dir);
 	if (resume && existed && cut_log(rl, resume_step) < 0)
+		return KN_EIO;
+	if (!resume && existed && remove_run_files(rl) < 0)
 		return KN_EIO;
 	runlog_path(rl, "log.csv", path, sizeof(path));
 	rl->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (resume ? O_APPEND : O_TRUNC), 0666);

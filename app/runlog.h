@@ -23,7 +23,9 @@ struct runlog {
 
 /*
  * Prepares the run folder: creates it; a folder that already holds a run is refused
- * unless resuming or force. On resume, log.csv keeps its rows up to resume_step.
+ * unless resuming or force. On resume, log.csv keeps its rows up to resume_step; with
+ * force, the previous run's checkpoints, val.json, log.csv and curve.svg are removed
+ * (other files in the folder are left alone).
  */
 int runlog_open(struct runlog *rl, const char *dir, bool resume, int64_t resume_step,
 		bool force);

@@ -46,7 +46,8 @@ static void usage(FILE *out)
 		"  --stop-after N    save and stop after N iterations of this invocation\n"
 		"  --threads N  --loader-threads N (default 1)  --seed S (default 1)\n"
 		"  --skip-bad        skip unreadable samples (counted) instead of stopping\n"
-		"  --force           reuse a run folder that holds another run\n");
+		"  --force           start over in a run folder that holds another run (its\n"
+		"                    checkpoints, val.json, log.csv and curve.svg are removed)\n");
 }
 
 enum {
