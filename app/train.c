@@ -23,7 +23,8 @@ static void usage(FILE *out)
 		"Trains a network on a dataset split (default train) and validates on another\n"
 		"(default val). RUNDIR receives config.txt, log.csv, curve.svg, last.safetensors\n"
 		"(to resume) and best.safetensors (best validation mIoU).\n\n" DATASET_HELP
-		"  --val-split S     validation split, or none (default val)\n"
+		"  --val-split S     validation split, or none (default val; list layout: ROOT/S.txt,\n"
+		"                    and no validation by default)\n"
 		"  --val-list FILE   validation list (list layout)\n"
 		"  --arch A          knresnet18 | knresnet34 | knresnet50 (default knresnet18)\n"
 		"  --head H          fcn | fpn (default fpn)\n"
@@ -200,6 +201,25 @@ static void defaults(struct train_opts *o)
 	o->optim.momentum = 0.9;
 }
 
+/* The validation options that fit the layout: a list run validates on --val-list FILE,
+ * or on ROOT/S.txt for --val-split S; a Cityscapes run on a split. */
+static int check_validation(const struct train_opts *o)
+{
+	bool list = o->data.layout && !strcmp(o->data.layout, "list");
+	bool split = o->val_split && strcmp(o->val_split, "none");
+
+	if (!list && o->val_list)
+		return usage_error("train", "--val-list is for --dataset list; the cityscapes layout "
+				   "validates on --val-split S");
+	if (split && o->val_list)
+		return usage_error("train", "--val-split and --val-list exclude each other");
+	if (list && split && !o->data.root)
+		return usage_error("train", "--val-split %s needs --root DIR (it reads DIR/%s.txt) "
+				   "with --dataset list; give a validation list with --val-list FILE",
+				   o->val_split, o->val_split);
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct train_opts *o)
 {
 	double lr = -1, wd = -1;
@@ -242,7 +262,7 @@ static int parse(int argc, char **argv, struct train_opts *o)
 	}
 	if (!o->data.split)
 		o->data.split = "train";
-	return 0;
+	return check_validation(o);
 }
 
 /* The validation split: the training spec with another split or list. */
@@ -256,9 +276,10 @@ static int open_datasets(struct train_run *r)
 	if (r->o.val_split && !strcmp(r->o.val_split, "none"))
 		return 0;
 	if (v.layout && !strcmp(v.layout, "list")) {
-		if (!r->o.val_list)
+		if (!r->o.val_list && !r->o.val_split)
 			return 0; /* a list run validates only when given a validation list */
 		v.list = r->o.val_list;
+		v.split = r->o.val_split;
 	} else {
 		v.split = r->o.val_split ? r->o.val_split : "val";
 	}

@@ -340,6 +340,32 @@ static void test_force_removes_the_old_run(void **state)
 	tmpdir_remove(dir);
 }
 
+#define LIST_ARGS "train --dataset list --classes tests/fixtures/train_step_classes.txt " \
+		  "--width 0.02 --crop 32x32 --batch 1 --iters 2 "
+
+/* A list run validates on ROOT/S.txt for --val-split S; without --root, --val-split is
+ * refused with a pointer to --val-list. */
+static void test_val_split_of_a_list(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], path[600], *err;
+
+	(void)state;
+	snprintf(args, sizeof(args), LIST_ARGS "--root tests/fixtures --split train_step "
+		 "--val-split train_step --out %s/run", dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(path, sizeof(path), "%s/run/best.safetensors", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(args, sizeof(args), LIST_ARGS "--list tests/fixtures/train_step.txt "
+		 "--val-split val --out %s/run2", dir);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 2);
+	assert_non_null(strstr(err, "--val-list FILE"));
+	free(err);
+	snprintf(args, sizeof(args), LIST_ARGS "--list tests/fixtures/train_step.txt "
+		 "--val-list tests/fixtures/train_step.txt --val-split val --out %s/run2", dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 2);
+	tmpdir_remove(dir);
+}
+
 static void test_bad_flags(void **state)
 {
 	static const char *const bad[] = {
@@ -373,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_bad_sample_saves_last),
 		cmocka_unit_test(test_log_write_error_stops),
 		cmocka_unit_test(test_force_removes_the_old_run),
+		cmocka_unit_test(test_val_split_of_a_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
