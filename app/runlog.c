@@ -153,12 +153,25 @@ void runlog_close(struct runlog *rl)
 	rl->fd = -1;
 }
 
-int runlog_write_config(const struct runlog *rl, const char *text)
+int runlog_write_config(const struct runlog *rl, const char *text, bool resume)
 {
 	char path[4096];
+	unsigned char *old;
+	size_t len, n = strlen(text);
+	char *all;
+	int err;
 
 	runlog_path(rl, "config.txt", path, sizeof(path));
-	return atomic_write_file(path, text, strlen(text));
+	if (!resume || file_read_all(path, &old, &len) < 0)
+		return atomic_write_file(path, text, n);
+	all = xmalloc(len + 1 + n);
+	memcpy(all, old, len);
+	all[len] = '\n';
+	memcpy(all + len + 1, text, n);
+	err = atomic_write_file(path, all, len + 1 + n);
+	free(all);
+	free(old);
+	return err;
 }
 
 int runlog_row(struct runlog *rl, int64_t step, int64_t epoch, double loss, double lr,

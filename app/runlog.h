@@ -1,6 +1,7 @@
 /*
  * The files of a training run folder other than checkpoints:
- *   config.txt  the command line and the resolved configuration (rewritten at each start)
+ *   config.txt  the command line and the resolved configuration of the start, then of
+ *               each resume
  *   log.csv     one row per logged iteration: step,epoch,loss,lr,images_per_s,val_miou
  *               (val_miou empty except on validation rows)
  *   curve.svg   the training loss and the validation mIoU against the iteration,
@@ -36,7 +37,9 @@ void runlog_close(struct runlog *rl);
 /* DIR/name into buf. */
 void runlog_path(const struct runlog *rl, const char *name, char *buf, size_t size);
 
-int runlog_write_config(const struct runlog *rl, const char *text);
+/* Writes config.txt; a resumed run adds text after the earlier runs' (a blank line
+ * between), so the file keeps every command the run was started and resumed with. */
+int runlog_write_config(const struct runlog *rl, const char *text, bool resume);
 
 /* Appends a row; miou < 0 leaves val_miou empty. Fails (naming the file) when the row
  * cannot be written in full; the log then ends with the previous row. */

@@ -41,7 +41,8 @@ static void usage(FILE *out)
 		"  --kn-p P          KN statistics dropout while training (default 0.05)\n"
 		"  --kn-eval MODE    statistics at inference: expected | none | sample\n"
 		"  --init FILE       start from a whole model   --init-backbone FILE  backbone only\n"
-		"  --resume FILE     continue a run from its last.safetensors\n"
+		"  --resume FILE     continue a run from its last.safetensors, with the same\n"
+		"                    options (a longer --iters or --epochs may be given)\n"
 		"  --val-every N     validate and save every N iterations (default: each epoch)\n"
 		"  --log-every N     log every N iterations (default 10)\n"
 		"  --stop-after N    save and stop after N iterations of this invocation\n"
@@ -289,6 +290,24 @@ static int open_datasets(struct train_run *r)
 	return 0;
 }
 
+/* The run's length in iterations and the validation interval, from the epoch's length. */
+static int resolve_lengths(struct train_run *r)
+{
+	int n = r->train.count;
+
+	r->batches_per_epoch = n / r->o.batch;
+	if (r->batches_per_epoch == 0)
+		return kn_error(KN_EINVAL, "the training split has %d images, fewer than --batch %d",
+				n, r->o.batch);
+	if (r->o.epochs)
+		r->o.iters = (int64_t)r->o.epochs * r->batches_per_epoch;
+	if (!r->o.iters)
+		r->o.iters = 1000;
+	if (!r->o.val_every)
+		r->o.val_every = r->batches_per_epoch;
+	return 0;
+}
+
 static int setup_weights(struct train_run *r)
 {
 	int k = r->train.classes.num_classes;
@@ -317,7 +336,6 @@ static int setup_loader(struct train_run *r)
 {
 	struct loader_config c;
 	struct loader_source src;
-	int n = r->train.count;
 
 	loader_config_default(&c, r->o.batch, r->o.crop_w, r->o.crop_h);
 	c.threads = r->o.loader_threads;
@@ -333,16 +351,6 @@ static int setup_loader(struct train_run *r)
 		memcpy(e.std, c.aug.std, sizeof(e.std));
 		c.aug = e;
 	}
-	r->batches_per_epoch = n / r->o.batch;
-	if (r->batches_per_epoch == 0)
-		return kn_error(KN_EINVAL, "the training split has %d images, fewer than --batch %d",
-				n, r->o.batch);
-	if (r->o.epochs)
-		r->o.iters = (int64_t)r->o.epochs * r->batches_per_epoch;
-	if (!r->o.iters)
-		r->o.iters = 1000;
-	if (!r->o.val_every)
-		r->o.val_every = r->batches_per_epoch;
 	c.start_epoch = (int)r->ts.epoch;
 	c.start_batch = (int)r->ts.batch;
 	loader_source_dataset(&src, &r->train);
@@ -398,6 +406,8 @@ static int load_weights(struct train_run *r, const char *path, bool backbone_onl
 	if (err)
 		return err;
 	err = checkpoint_read_meta(&f, &meta);
+	if (!err && resume)
+		err = train_check_resume(&f, r);
 	if (!err)
 		err = check_meta(path, &meta, &r->o.net, backbone_only);
 	if (!err)
@@ -493,6 +503,9 @@ static void config_text(const struct train_run *r, int argc, char **argv, char *
 		 kn_mode_name(o->kn_eval), (unsigned long long)o->seed, kn_get_threads(),
 		 o->loader_threads, o->init ? o->init : "-", o->init_backbone ? o->init_backbone : "-",
 		 o->resume ? o->resume : "-");
+	if (o->resume && len < size)
+		snprintf(buf + strlen(buf), size - strlen(buf), "resumed at iteration %lld\n",
+			 (long long)r->ts.step);
 }
 
 static void teardown(struct train_run *r)
@@ -522,6 +535,8 @@ int cmd_train(int argc, char **argv)
 		kn_set_threads(r->o.threads);
 	err = open_datasets(r);
 	if (!err)
+		err = resolve_lengths(r);
+	if (!err)
 		err = setup_weights(r);
 	if (!err)
 		err = setup_model(r);
@@ -535,7 +550,7 @@ int cmd_train(int argc, char **argv)
 	if (!err) {
 		/* argv[-1] is the program's path: main passes the words after it. */
 		config_text(r, argc + 1, argv - 1, config, sizeof(config));
-		err = runlog_write_config(&r->log, config);
+		err = runlog_write_config(&r->log, config, r->o.resume != NULL);
 	}
 	if (err) {
 		rc = die("%s", kn_errmsg());

@@ -75,6 +75,7 @@ static int save_last(struct train_run *r)
 	safetensors_writer_init(&w);
 	checkpoint_add_model(&w, &r->m->g, r->m->params, &meta);
 	checkpoint_add_train(&w, &r->opt, &r->ts);
+	train_add_run_meta(&w, r);
 	runlog_path(&r->log, "last.safetensors", path, sizeof(path));
 	err = safetensors_write(&w, path);
 	safetensors_writer_free(&w);

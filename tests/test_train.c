@@ -8,7 +8,8 @@
  *   message and leaves the previous checkpoint alone;
  * - bad flags and an occupied run folder are refused with a message;
  * - an unreadable sample or an unwritable log stops the run with a message that says
- *   how to go on, and last.safetensors keeps the iterations done.
+ *   how to go on, and last.safetensors keeps the iterations done;
+ * - --force starts over, --val-split of a list run, --resume with changed options.
  */
 #include "tests/testutil.h"
 
@@ -366,6 +367,59 @@ static void test_val_split_of_a_list(void **state)
 	tmpdir_remove(dir);
 }
 
+static int count(const char *text, const char *word)
+{
+	int n = 0;
+
+	for (const char *p = strstr(text, word); p; p = strstr(p + 1, word))
+		n++;
+	return n;
+}
+
+/* --resume refuses options that would not continue the run exactly (each named), shows
+ * those that may change, and config.txt keeps the first command and the resumed one. */
+static void test_resume_options(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], path[600], *out, *err;
+	size_t len;
+
+	(void)state;
+	make_synth(dir);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 4 --stop-after 2", dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(path, sizeof(path), "%s/run/last.safetensors", dir);
+
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 4 --resume %s --batch 2 --lr 0.1 --seed 6",
+		 dir, dir, path);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 1);
+	assert_non_null(strstr(err, "--batch 1 -> 2: cannot change"));
+	assert_non_null(strstr(err, "--lr 0.01 -> 0.1: cannot change"));
+	assert_non_null(strstr(err, "--seed 5 -> 6: cannot change"));
+	assert_non_null(strstr(err, "last.safetensors' was trained with other options"));
+	free(err);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 2 --resume %s", dir, dir, path);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 1);
+	assert_non_null(strstr(err, "iterations 4 -> 2: the run is at iteration 2"));
+	free(err);
+	assert_int_equal(saved_step(path), 2);
+
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 5 --log-every 2 --resume %s", dir, dir,
+		 path);
+	assert_int_equal(run_knseg(dir, args, &out, NULL), 0);
+	assert_non_null(strstr(out, "resume: iterations 4 -> 5"));
+	assert_non_null(strstr(out, "resume: --log-every 10 -> 2"));
+	free(out);
+	assert_int_equal(saved_step(path), 5);
+
+	snprintf(path, sizeof(path), "%s/run/config.txt", dir);
+	assert_int_equal(file_read_all(path, (unsigned char **)&out, &len), 0);
+	assert_int_equal(count(out, "command:"), 2);
+	assert_non_null(strstr(out, "--stop-after 2\n"));
+	assert_non_null(strstr(out, "resumed at iteration 2\n"));
+	free(out);
+	tmpdir_remove(dir);
+}
+
 static void test_bad_flags(void **state)
 {
 	static const char *const bad[] = {
@@ -400,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_log_write_error_stops),
 		cmocka_unit_test(test_force_removes_the_old_run),
 		cmocka_unit_test(test_val_split_of_a_list),
+		cmocka_unit_test(test_resume_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
