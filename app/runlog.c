@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +52,55 @@ static int remove_run_files(const struct runlog *rl)
 					strerror(errno));
 	}
 	return 0;
+}
+
+/*
+ * One run at a time in a folder: a second knseg train there would interleave its rows
+ * and checkpoints with the first's. flock on the folder itself leaves no lock file
+ * behind, and the kernel drops the lock when the process ends, however it ends.
+ */
+static int lock_dir(struct runlog *rl)
+{
+	rl->lock_fd = open(rl->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rl->lock_fd < 0)
+		return kn_error(KN_EIO, "cannot open '%s': %s", rl->dir, strerror(errno));
+	if (flock(rl->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		return kn_error(KN_EINVAL, "'%s' is in use by another knseg train; wait until it ends, "
+				"or train into another --out", rl->dir);
+	return kn_error(KN_EIO, "cannot lock '%s': %s", rl->dir, strerror(errno));
+}
+
+/* True when name is NAME.tmp.XXXXXX, the temporary of an atomic write of NAME. */
+static bool temporary_of(const char *name, const char *file)
+{
+	size_t n = strlen(file);
+
+	return !strncmp(name, file, n) && !strncmp(name + n, ".tmp.", 5) &&
+	       strlen(name + n + 5) == 6;
+}
+
+/* Removes what atomic writes of the run's files left when a run was killed (kill -9, a
+ * crash, a power cut) in the middle of one; the lock makes sure no writer is busy. */
+static void remove_temporaries(const struct runlog *rl)
+{
+	DIR *d = opendir(rl->dir);
+	struct dirent *e;
+	char path[4096];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		bool ours = temporary_of(e->d_name, "config.txt");
+
+		for (size_t i = 0; !ours && i < sizeof(run_files) / sizeof(run_files[0]); i++)
+			ours = temporary_of(e->d_name, run_files[i]);
+		if (ours && snprintf(path, sizeof(path), "%s/%s", rl->dir, e->d_name) <
+			    (int)sizeof(path))
+			unlink(path);
+	}
+	closedir(d);
 }
 
 /* Rewrites log.csv with its rows up to step (atomically). */
@@ -122,13 +172,16 @@ int runlog_open(struct runlog *rl, const char *dir, bool resume, int64_t resume_
 	bool existed;
 
 	memset(rl, 0, sizeof(*rl));
-	rl->fd = -1;
+	rl->fd = rl->lock_fd = -1;
 	if (strlen(dir) >= sizeof(rl->dir))
 		return kn_error(KN_EINVAL, "run folder name '%s' is too long", dir);
 	strcpy(rl->dir, dir);
 	snprintf(path, sizeof(path), "%s/x", dir);
 	if (make_parent_dirs(path) < 0)
 		return KN_EIO;
+	if (lock_dir(rl) < 0)
+		return KN_EINVAL;
+	remove_temporaries(rl);
 	existed = holds_run(dir);
 	if (existed && !resume && !force)
 		return kn_error(KN_EINVAL, "'%s' already holds a run (use --resume %s/last.safetensors, "
@@ -150,7 +203,9 @@ void runlog_close(struct runlog *rl)
 {
 	if (rl->fd >= 0)
 		close(rl->fd);
-	rl->fd = -1;
+	if (rl->lock_fd >= 0)
+		close(rl->lock_fd);
+	rl->fd = rl->lock_fd = -1;
 }
 
 int runlog_write_config(const struct runlog *rl, const char *text, bool resume)

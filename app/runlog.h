@@ -19,19 +19,21 @@
 
 struct runlog {
 	char dir[3584];
-	int fd; /* log.csv, or -1 */
+	int fd;      /* log.csv, or -1 */
+	int lock_fd; /* the folder, locked while the run lasts, or -1 */
 };
 
 /*
- * Prepares the run folder: creates it; a folder that already holds a run is refused
- * unless resuming or force. On resume, log.csv keeps its rows up to resume_step; with
+ * Prepares the run folder: creates it and locks it for this process (a folder another
+ * run holds locked is refused); removes temporaries that a killed run's atomic writes
+ * left; a folder that already holds a run is refused unless resuming or force. On resume, log.csv keeps its rows up to resume_step; with
  * force, the previous run's checkpoints, val.json, log.csv and curve.svg are removed
  * (other files in the folder are left alone).
  */
 int runlog_open(struct runlog *rl, const char *dir, bool resume, int64_t resume_step,
 		bool force);
 
-/* Closes log.csv, when open (rl->fd is -1 before runlog_open). */
+/* Closes log.csv and releases the folder, when open (both -1 before runlog_open). */
 void runlog_close(struct runlog *rl);
 
 /* DIR/name into buf. */

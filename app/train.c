@@ -526,7 +526,7 @@ int cmd_train(int argc, char **argv)
 	char config[8192];
 	int rc = parse(argc, argv, &r->o), err;
 
-	r->log.fd = -1;
+	r->log.fd = r->log.lock_fd = -1;
 	if (rc) {
 		free(r);
 		return rc < 0 ? 0 : rc;

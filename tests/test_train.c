@@ -9,7 +9,8 @@
  * - bad flags and an occupied run folder are refused with a message;
  * - an unreadable sample or an unwritable log stops the run with a message that says
  *   how to go on, and last.safetensors keeps the iterations done;
- * - --force starts over, --val-split of a list run, --resume with changed options.
+ * - --force starts over, --val-split of a list run, --resume with changed options;
+ * - one run at a time in a folder, and no temporaries left by a killed run.
  */
 #include "tests/testutil.h"
 
@@ -20,6 +21,7 @@
 #include "nets/model.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,6 +422,74 @@ static void test_resume_options(void **state)
 	tmpdir_remove(dir);
 }
 
+/* A run folder serves one run at a time: a second knseg train there is refused while the
+ * first lasts, even with --force. */
+static void test_one_run_per_folder(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], path[600], cmd[4096], *err;
+	const char *prog = knseg_program_or_skip();
+	unsigned char *text;
+	size_t len;
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	make_synth(dir);
+	snprintf(cmd, sizeof(cmd), "'%s' train --root %s/syn --width 0.02 --crop 32x32 --batch 1 "
+		 "--iters 100000 --val-every 100000 --out %s/run >/dev/null 2>&1 & echo $! >%s/pid",
+		 prog, dir, dir, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	assert_int_equal(file_read_all(path, &text, &len), 0);
+	pid = (pid_t)atol((char *)text);
+	free(text);
+	snprintf(path, sizeof(path), "%s/run/log.csv", dir);
+	for (int i = 0; i < 300 && access(path, F_OK) != 0; i++)
+		usleep(100000);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 2 --force", dir, dir);
+	rc = run_knseg(dir, args, NULL, &err);
+	/* The first run is stopped before any check, so that none outlives the test. */
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	for (int i = 0; i < 300 && kill(pid, 0) == 0; i++)
+		usleep(100000);
+	assert_int_equal(kill(pid, 0), -1);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(err, "/run' is in use by another knseg train"));
+	free(err);
+	/* Once it has ended, the folder is free. */
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	tmpdir_remove(dir);
+}
+
+/* Temporaries of the run's files that a killed run left are removed; others stay. */
+static void test_killed_run_leftovers(void **state)
+{
+	static const char *const names[] = {"last.safetensors.tmp.a1b2c3", "config.txt.tmp.zzzzzz",
+					    "notes.txt.tmp.a1b2c3", "last.safetensors.tmp.mine"};
+	char *dir = tmpdir_create(), args[2048], path[600];
+	FILE *f;
+
+	(void)state;
+	make_synth(dir);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 4 --stop-after 2", dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/run/%s", dir, names[i]);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fclose(f);
+	}
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 4 --resume %s/run/last.safetensors", dir,
+		 dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/run/%s", dir, names[i]);
+		assert_int_equal(access(path, F_OK) == 0, i >= 2);
+	}
+	tmpdir_remove(dir);
+}
+
 static void test_bad_flags(void **state)
 {
 	static const char *const bad[] = {
@@ -455,6 +525,8 @@ int main(void)
 		cmocka_unit_test(test_force_removes_the_old_run),
 		cmocka_unit_test(test_val_split_of_a_list),
 		cmocka_unit_test(test_resume_options),
+		cmocka_unit_test(test_one_run_per_folder),
+		cmocka_unit_test(test_killed_run_leftovers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
