@@ -8,10 +8,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define CSV_HEADER "step,epoch,loss,lr,images_per_s,val_miou\n"
 
@@ -30,6 +33,74 @@ static bool holds_run(const char *dir)
 		return true;
 	snprintf(path, sizeof(path), "%s/last.safetensors", dir);
 	return stat(path, &st) == 0;
+}
+
+/* The files a run writes; a new run in the folder (--force) removes the old run's, so that
+ * none of them is left beside the new run's configuration as if it were the new run's. */
+static const char *const run_files[] = {
+	"last.safetensors", "best.safetensors", "val.json", "log.csv", "curve.svg",
+};
+
+static int remove_run_files(const struct runlog *rl)
+{
+	char path[4096];
+
+	for (size_t i = 0; i < sizeof(run_files) / sizeof(run_files[0]); i++) {
+		runlog_path(rl, run_files[i], path, sizeof(path));
+		if (unlink(path) != 0 && errno != ENOENT)
+			return kn_error(KN_EIO, "cannot remove '%s' of the previous run: %s", path,
+					strerror(errno));
+	}
+	return 0;
+}
+
+/*
+ * One run at a time in a folder: a second knseg train there would interleave its rows
+ * and checkpoints with the first's. flock on the folder itself leaves no lock file
+ * behind, and the kernel drops the lock when the process ends, however it ends.
+ */
+static int lock_dir(struct runlog *rl)
+{
+	rl->lock_fd = open(rl->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rl->lock_fd < 0)
+		return kn_error(KN_EIO, "cannot open '%s': %s", rl->dir, strerror(errno));
+	if (flock(rl->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		return kn_error(KN_EINVAL, "'%s' is in use by another knseg train; wait until it ends, "
+				"or train into another --out", rl->dir);
+	return kn_error(KN_EIO, "cannot lock '%s': %s", rl->dir, strerror(errno));
+}
+
+/* True when name is NAME.tmp.XXXXXX, the temporary of an atomic write of NAME. */
+static bool temporary_of(const char *name, const char *file)
+{
+	size_t n = strlen(file);
+
+	return !strncmp(name, file, n) && !strncmp(name + n, ".tmp.", 5) &&
+	       strlen(name + n + 5) == 6;
+}
+
+/* Removes what atomic writes of the run's files left when a run was killed (kill -9, a
+ * crash, a power cut) in the middle of one; the lock makes sure no writer is busy. */
+static void remove_temporaries(const struct runlog *rl)
+{
+	DIR *d = opendir(rl->dir);
+	struct dirent *e;
+	char path[4096];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		bool ours = temporary_of(e->d_name, "config.txt");
+
+		for (size_t i = 0; !ours && i < sizeof(run_files) / sizeof(run_files[0]); i++)
+			ours = temporary_of(e->d_name, run_files[i]);
+		if (ours && snprintf(path, sizeof(path), "%s/%s", rl->dir, e->d_name) <
+			    (int)sizeof(path))
+			unlink(path);
+	}
+	closedir(d);
 }
 
 /* Rewrites log.csv with its rows up to step (atomically). */
@@ -61,6 +132,39 @@ static int cut_log(const struct runlog *rl, int64_t step)
 	return err;
 }
 
+/*
+ * Appends text to log.csv. A failed write (a full disk) is an error, not a warning: the
+ * log is the record of the run, and a run that went on without it would lose rows
+ * without anyone noticing. The part of a row that did reach the file is cut off again,
+ * so that the log never holds half a row. A plain descriptor, not stdio: no buffer is
+ * left over to be flushed later behind the cut.
+ */
+static int append(struct runlog *rl, const char *text)
+{
+	off_t start = lseek(rl->fd, 0, SEEK_END);
+	size_t len = strlen(text), done = 0;
+	char path[4096];
+	int e = 0;
+
+	while (done < len) {
+		ssize_t n = write(rl->fd, text + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n < 0 ? errno : ENOSPC;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (!e)
+		return 0;
+	if (start >= 0 && done)
+		(void)!ftruncate(rl->fd, start);
+	runlog_path(rl, "log.csv", path, sizeof(path));
+	return kn_error(KN_EIO, "cannot write '%s': %s", path, strerror(e));
+}
+
 int runlog_open(struct runlog *rl, const char *dir, bool resume, int64_t resume_step,
 		bool force)
 {
@@ -68,52 +172,74 @@ int runlog_open(struct runlog *rl, const char *dir, bool resume, int64_t resume_
 	bool existed;
 
 	memset(rl, 0, sizeof(*rl));
+	rl->fd = rl->lock_fd = -1;
 	if (strlen(dir) >= sizeof(rl->dir))
 		return kn_error(KN_EINVAL, "run folder name '%s' is too long", dir);
 	strcpy(rl->dir, dir);
 	snprintf(path, sizeof(path), "%s/x", dir);
 	if (make_parent_dirs(path) < 0)
 		return KN_EIO;
+	if (lock_dir(rl) < 0)
+		return KN_EINVAL;
+	remove_temporaries(rl);
 	existed = holds_run(dir);
 	if (existed && !resume && !force)
 		return kn_error(KN_EINVAL, "'%s' already holds a run (use --resume %s/last.safetensors, "
 				"--force, or another --out)", dir, dir);
 	if (resume && existed && cut_log(rl, resume_step) < 0)
 		return KN_EIO;
+	if (!resume && existed && remove_run_files(rl) < 0)
+		return KN_EIO;
 	runlog_path(rl, "log.csv", path, sizeof(path));
-	rl->csv = fopen(path, resume ? "a" : "w");
-	if (!rl->csv)
+	rl->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (resume ? O_APPEND : O_TRUNC), 0666);
+	if (rl->fd < 0)
 		return kn_error(KN_EIO, "cannot open '%s': %s", path, strerror(errno));
-	if (ftell(rl->csv) == 0)
-		fputs(CSV_HEADER, rl->csv);
-	fflush(rl->csv);
+	if (lseek(rl->fd, 0, SEEK_END) <= 0)
+		return append(rl, CSV_HEADER);
 	return 0;
 }
 
 void runlog_close(struct runlog *rl)
 {
-	if (rl->csv)
-		fclose(rl->csv);
-	rl->csv = NULL;
+	if (rl->fd >= 0)
+		close(rl->fd);
+	if (rl->lock_fd >= 0)
+		close(rl->lock_fd);
+	rl->fd = rl->lock_fd = -1;
 }
 
-int runlog_write_config(const struct runlog *rl, const char *text)
+int runlog_write_config(const struct runlog *rl, const char *text, bool resume)
 {
 	char path[4096];
+	unsigned char *old;
+	size_t len, n = strlen(text);
+	char *all;
+	int err;
 
 	runlog_path(rl, "config.txt", path, sizeof(path));
-	return atomic_write_file(path, text, strlen(text));
+	if (!resume || file_read_all(path, &old, &len) < 0)
+		return atomic_write_file(path, text, n);
+	all = xmalloc(len + 1 + n);
+	memcpy(all, old, len);
+	all[len] = '\n';
+	memcpy(all + len + 1, text, n);
+	err = atomic_write_file(path, all, len + 1 + n);
+	free(all);
+	free(old);
+	return err;
 }
 
-void runlog_row(struct runlog *rl, int64_t step, int64_t epoch, double loss, double lr,
-		double images_per_s, double miou)
+int runlog_row(struct runlog *rl, int64_t step, int64_t epoch, double loss, double lr,
+	       double images_per_s, double miou)
 {
-	fprintf(rl->csv, "%lld,%lld,%.6g,%.6g,%.4g,", (long long)step, (long long)epoch, loss,
-		lr, images_per_s);
+	char row[256];
+	int len = snprintf(row, sizeof(row), "%lld,%lld,%.6g,%.6g,%.4g,", (long long)step,
+			   (long long)epoch, loss, lr, images_per_s);
+
 	if (miou >= 0)
-		fprintf(rl->csv, "%.6f", miou);
-	fputc('\n', rl->csv);
-	fflush(rl->csv);
+		snprintf(row + len, sizeof(row) - (size_t)len, "%.6f", miou);
+	strcat(row, "\n");
+	return append(rl, row);
 }
 
 struct series {

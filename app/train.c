@@ -23,7 +23,8 @@ static void usage(FILE *out)
 		"Trains a network on a dataset split (default train) and validates on another\n"
 		"(default val). RUNDIR receives config.txt, log.csv, curve.svg, last.safetensors\n"
 		"(to resume) and best.safetensors (best validation mIoU).\n\n" DATASET_HELP
-		"  --val-split S     validation split, or none (default val)\n"
+		"  --val-split S     validation split, or none (default val; list layout: ROOT/S.txt,\n"
+		"                    and no validation by default)\n"
 		"  --val-list FILE   validation list (list layout)\n"
 		"  --arch A          knresnet18 | knresnet34 | knresnet50 (default knresnet18)\n"
 		"  --head H          fcn | fpn (default fpn)\n"
@@ -40,13 +41,15 @@ static void usage(FILE *out)
 		"  --kn-p P          KN statistics dropout while training (default 0.05)\n"
 		"  --kn-eval MODE    statistics at inference: expected | none | sample\n"
 		"  --init FILE       start from a whole model   --init-backbone FILE  backbone only\n"
-		"  --resume FILE     continue a run from its last.safetensors\n"
+		"  --resume FILE     continue a run from its last.safetensors, with the same\n"
+		"                    options (a longer --iters or --epochs may be given)\n"
 		"  --val-every N     validate and save every N iterations (default: each epoch)\n"
 		"  --log-every N     log every N iterations (default 10)\n"
 		"  --stop-after N    save and stop after N iterations of this invocation\n"
 		"  --threads N  --loader-threads N (default 1)  --seed S (default 1)\n"
 		"  --skip-bad        skip unreadable samples (counted) instead of stopping\n"
-		"  --force           reuse a run folder that holds another run\n");
+		"  --force           start over in a run folder that holds another run (its\n"
+		"                    checkpoints, val.json, log.csv and curve.svg are removed)\n");
 }
 
 enum {
@@ -199,6 +202,25 @@ static void defaults(struct train_opts *o)
 	o->optim.momentum = 0.9;
 }
 
+/* The validation options that fit the layout: a list run validates on --val-list FILE,
+ * or on ROOT/S.txt for --val-split S; a Cityscapes run on a split. */
+static int check_validation(const struct train_opts *o)
+{
+	bool list = o->data.layout && !strcmp(o->data.layout, "list");
+	bool split = o->val_split && strcmp(o->val_split, "none");
+
+	if (!list && o->val_list)
+		return usage_error("train", "--val-list is for --dataset list; the cityscapes layout "
+				   "validates on --val-split S");
+	if (split && o->val_list)
+		return usage_error("train", "--val-split and --val-list exclude each other");
+	if (list && split && !o->data.root)
+		return usage_error("train", "--val-split %s needs --root DIR (it reads DIR/%s.txt) "
+				   "with --dataset list; give a validation list with --val-list FILE",
+				   o->val_split, o->val_split);
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct train_opts *o)
 {
 	double lr = -1, wd = -1;
@@ -241,7 +263,7 @@ static int parse(int argc, char **argv, struct train_opts *o)
 	}
 	if (!o->data.split)
 		o->data.split = "train";
-	return 0;
+	return check_validation(o);
 }
 
 /* The validation split: the training spec with another split or list. */
@@ -255,15 +277,34 @@ static int open_datasets(struct train_run *r)
 	if (r->o.val_split && !strcmp(r->o.val_split, "none"))
 		return 0;
 	if (v.layout && !strcmp(v.layout, "list")) {
-		if (!r->o.val_list)
+		if (!r->o.val_list && !r->o.val_split)
 			return 0; /* a list run validates only when given a validation list */
 		v.list = r->o.val_list;
+		v.split = r->o.val_split;
 	} else {
 		v.split = r->o.val_split ? r->o.val_split : "val";
 	}
 	if ((err = dataset_open_spec(&r->val, &v, NULL)))
 		return err;
 	r->has_val = dataset_labelled(&r->val) > 0;
+	return 0;
+}
+
+/* The run's length in iterations and the validation interval, from the epoch's length. */
+static int resolve_lengths(struct train_run *r)
+{
+	int n = r->train.count;
+
+	r->batches_per_epoch = n / r->o.batch;
+	if (r->batches_per_epoch == 0)
+		return kn_error(KN_EINVAL, "the training split has %d images, fewer than --batch %d",
+				n, r->o.batch);
+	if (r->o.epochs)
+		r->o.iters = (int64_t)r->o.epochs * r->batches_per_epoch;
+	if (!r->o.iters)
+		r->o.iters = 1000;
+	if (!r->o.val_every)
+		r->o.val_every = r->batches_per_epoch;
 	return 0;
 }
 
@@ -295,7 +336,6 @@ static int setup_loader(struct train_run *r)
 {
 	struct loader_config c;
 	struct loader_source src;
-	int n = r->train.count;
 
 	loader_config_default(&c, r->o.batch, r->o.crop_w, r->o.crop_h);
 	c.threads = r->o.loader_threads;
@@ -311,16 +351,6 @@ static int setup_loader(struct train_run *r)
 		memcpy(e.std, c.aug.std, sizeof(e.std));
 		c.aug = e;
 	}
-	r->batches_per_epoch = n / r->o.batch;
-	if (r->batches_per_epoch == 0)
-		return kn_error(KN_EINVAL, "the training split has %d images, fewer than --batch %d",
-				n, r->o.batch);
-	if (r->o.epochs)
-		r->o.iters = (int64_t)r->o.epochs * r->batches_per_epoch;
-	if (!r->o.iters)
-		r->o.iters = 1000;
-	if (!r->o.val_every)
-		r->o.val_every = r->batches_per_epoch;
 	c.start_epoch = (int)r->ts.epoch;
 	c.start_batch = (int)r->ts.batch;
 	loader_source_dataset(&src, &r->train);
@@ -379,6 +409,8 @@ static int load_weights(struct train_run *r, const char *path, bool backbone_onl
 	if (err)
 		return err;
 	err = checkpoint_read_meta(&f, &meta);
+	if (!err && resume)
+		err = train_check_resume(&f, r);
 	if (!err)
 		err = check_meta(path, &meta, &r->o.net, backbone_only);
 	if (!err)
@@ -477,6 +509,9 @@ static void config_text(const struct train_run *r, int argc, char **argv, char *
 		 kn_mode_name(o->kn_eval), (unsigned long long)o->seed, kn_get_threads(),
 		 o->loader_threads, o->init ? o->init : "-", o->init_backbone ? o->init_backbone : "-",
 		 o->resume ? o->resume : "-");
+	if (o->resume && len < size)
+		snprintf(buf + strlen(buf), size - strlen(buf), "resumed at iteration %lld\n",
+			 (long long)r->ts.step);
 }
 
 static void teardown(struct train_run *r)
@@ -497,6 +532,7 @@ int cmd_train(int argc, char **argv)
 	char config[CHECKPOINT_MAX_CLASSES_TEXT + 8192];
 	int rc = parse(argc, argv, &r->o), err;
 
+	r->log.fd = r->log.lock_fd = -1;
 	if (rc) {
 		free(r);
 		return rc < 0 ? 0 : rc;
@@ -504,6 +540,8 @@ int cmd_train(int argc, char **argv)
 	if (r->o.threads)
 		kn_set_threads(r->o.threads);
 	err = open_datasets(r);
+	if (!err)
+		err = resolve_lengths(r);
 	if (!err)
 		err = setup_weights(r);
 	if (!err)
@@ -518,7 +556,7 @@ int cmd_train(int argc, char **argv)
 	if (!err) {
 		/* argv[-1] is the program's path: main passes the words after it. */
 		config_text(r, argc + 1, argv - 1, config, sizeof(config));
-		err = runlog_write_config(&r->log, config);
+		err = runlog_write_config(&r->log, config, r->o.resume != NULL);
 	}
 	if (err) {
 		rc = die("%s", kn_errmsg());

@@ -52,6 +52,16 @@ struct train_run {
 	struct runlog log;
 };
 
+/* Adds the run's options as "run.*" metadata to a training checkpoint (train_resume.c). */
+void train_add_run_meta(struct safetensors_writer *w, const struct train_run *r);
+
+/*
+ * Compares the run's options with those recorded in the checkpoint f it resumes: shows
+ * each change (stdout) and each refused one (stderr), and fails when there is one of
+ * those. Options f does not record are not compared.
+ */
+int train_check_resume(const struct safetensors_file *f, const struct train_run *r);
+
 /* Runs the iterations from run->ts.step to run->o.iters. Returns the exit status. */
 int train_loop(struct train_run *run);
 

@@ -39,6 +39,9 @@ static void install_handlers(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* Past a file size limit (ulimit -f), a write then fails with EFBIG and is reported
+	 * like a full disk, instead of the signal killing the run without a word. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 /* The batch into the model's input and label buffers (padding smaller images). */
@@ -72,6 +75,7 @@ static int save_last(struct train_run *r)
 	safetensors_writer_init(&w);
 	checkpoint_add_model(&w, &r->m->g, r->m->params, &meta);
 	checkpoint_add_train(&w, &r->opt, &r->ts);
+	train_add_run_meta(&w, r);
 	runlog_path(&r->log, "last.safetensors", path, sizeof(path));
 	err = safetensors_write(&w, path);
 	safetensors_writer_free(&w);
@@ -135,14 +139,16 @@ struct progress {
 	bool tty;
 };
 
-static void log_step(struct train_run *r, struct progress *p, double lr, double miou)
+static int log_step(struct train_run *r, struct progress *p, double lr, double miou)
 {
 	double t = kn_seconds(), ips = p->log_images / fmax(t - p->t_log, 1e-9);
 	double per_step = (t - p->t0) / (double)(r->ts.step - p->first_step);
 	double eta = per_step * (double)(r->o.iters - r->ts.step);
 	double loss = p->nloss ? p->loss_sum / (double)p->nloss : NAN;
+	int err = runlog_row(&r->log, r->ts.step, r->ts.epoch, loss, lr, ips, miou);
 
-	runlog_row(&r->log, r->ts.step, r->ts.epoch, loss, lr, ips, miou);
+	if (err)
+		return err;
 	printf("%sepoch %lld  iter %lld/%lld  loss %.4f  lr %.3g  %.1f img/s  ETA %d:%02d%s",
 	       p->tty ? "\r" : "", (long long)r->ts.epoch, (long long)r->ts.step,
 	       (long long)r->o.iters, loss, lr, ips, (int)(eta / 60), (int)fmod(eta, 60),
@@ -155,6 +161,7 @@ static void log_step(struct train_run *r, struct progress *p, double lr, double 
 	p->log_images = 0;
 	p->loss_sum = 0;
 	p->nloss = 0;
+	return 0;
 }
 
 /* "the weights of --init 'F'" (or --init-backbone, --resume) into buf; false if random. */
@@ -223,6 +230,46 @@ static int step(struct train_run *r, const struct progress *p, const struct load
 	return 0;
 }
 
+/*
+ * A failure that is not the network's (a sample the loader cannot read, a log that
+ * cannot be written) stops the run, but the iterations done so far are kept in
+ * last.safetensors, to go on from with --resume once the cause is gone. what_next
+ * ends the message: what to do about the cause.
+ */
+static int stop_and_save(struct train_run *r, int err, const char *what_next)
+{
+	char cause[1024], why[1024];
+
+	snprintf(cause, sizeof(cause), "%s", kn_errmsg());
+	if (save_last(r) < 0) {
+		snprintf(why, sizeof(why), "%s", kn_errmsg());
+		return kn_error(err, "%s; last.safetensors could not be saved either: %s", cause,
+				why);
+	}
+	return kn_error(err, "%s; saved %s/last.safetensors at iteration %lld; %s", cause,
+			r->o.out, (long long)r->ts.step, what_next);
+}
+
+/* The loader failed on a sample (its message names the file). */
+static int stop_on_bad_sample(struct train_run *r, int err)
+{
+	char next[8192];
+
+	snprintf(next, sizeof(next), "fix or remove the file and go on with --resume "
+		 "%s/last.safetensors%s", r->o.out,
+		 r->o.skip_bad ? "" : ", or add --skip-bad to skip unreadable samples");
+	return stop_and_save(r, err, next);
+}
+
+static int stop_on_log_error(struct train_run *r, int err)
+{
+	char next[8192];
+
+	snprintf(next, sizeof(next), "once the log can be written, go on with --resume "
+		 "%s/last.safetensors", r->o.out);
+	return stop_and_save(r, err, next);
+}
+
 static int finish(struct train_run *r, int64_t end, struct progress *p)
 {
 	int err = p->saved_step == r->ts.step ? 0 : save_last(r);
@@ -263,7 +310,7 @@ int train_loop(struct train_run *r)
 	while (!err && r->ts.step < end && !stop_signal) {
 		rc = loader_next(r->loader, &b);
 		if (rc <= 0) {
-			err = rc < 0 ? rc : kn_error(KN_EIO, "the loader ended early");
+			err = rc < 0 ? stop_on_bad_sample(r, rc) : kn_error(KN_EIO, "the loader ended early");
 			break;
 		}
 		lr = lr_at(&r->sched, r->ts.step);
@@ -277,8 +324,9 @@ int train_loop(struct train_run *r)
 			err = checkpoint_step(r, &miou, r->ts.step == r->o.iters);
 			p.saved_step = r->ts.step;
 		}
-		if (!err && (r->ts.step % r->o.log_every == 0 || miou >= 0 || r->ts.step == end))
-			log_step(r, &p, lr, miou);
+		if (!err && (r->ts.step % r->o.log_every == 0 || miou >= 0 || r->ts.step == end) &&
+		    (err = log_step(r, &p, lr, miou)))
+			err = stop_on_log_error(r, err);
 		if (!err && miou >= 0)
 			(void)runlog_plot(&r->log);
 	}

@@ -6,7 +6,11 @@
  * - a run is the same bits at 1, 2 and 3 threads;
  * - Ctrl-C saves a checkpoint that resumes; a non-finite loss stops the run with a
  *   message naming the checkpoint kept, if any, and the causes that apply;
- * - bad flags and an occupied run folder are refused with a message.
+ * - bad flags and an occupied run folder are refused with a message;
+ * - an unreadable sample or an unwritable log stops the run with a message that says
+ *   how to go on, and last.safetensors keeps the iterations done;
+ * - --force starts over, --val-split of a list run, --resume with changed options;
+ * - one run at a time in a folder, and no temporaries left by a killed run.
  */
 #include "tests/testutil.h"
 
@@ -17,6 +21,7 @@
 #include "nets/model.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +305,283 @@ static void test_longest_class_names(void **state)
 	tmpdir_remove(dir);
 }
 
+/* The iteration a training checkpoint was saved at. */
+static long long saved_step(const char *path)
+{
+	struct safetensors_file f;
+	const char *v;
+	long long step;
+
+	assert_int_equal(safetensors_read(path, &f), 0);
+	v = safetensors_meta_get(&f, "state.step");
+	assert_non_null(v);
+	step = atoll(v);
+	safetensors_free(&f);
+	return step;
+}
+
+#define SMALL_ARGS "train --root %s/syn --width 0.02 --crop 32x32 --batch 1 --val-every 100 " \
+		   "--seed 5 --out %s/run "
+
+/* Sample 2 comes fifth in the first epoch of seed 5: a bad file there stops the run
+ * after 5 iterations, which last.safetensors keeps; --skip-bad goes on from there. */
+static void test_bad_sample_saves_last(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], path[600], *err;
+	FILE *f;
+
+	(void)state;
+	make_synth(dir);
+	snprintf(path, sizeof(path), "%s/syn/leftImg8bit/train/synth/"
+		 "synth_000000_000002_leftImg8bit.png", dir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs("not an image", f);
+	fclose(f);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 12", dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 1);
+	assert_non_null(strstr(err, "synth_000000_000002_leftImg8bit.png"));
+	assert_non_null(strstr(err, "at iteration 5"));
+	assert_non_null(strstr(err, "--resume"));
+	assert_non_null(strstr(err, "--skip-bad"));
+	assert_ptr_equal(strchr(err, '\n'), err + strlen(err) - 1); /* one line */
+	free(err);
+	snprintf(path, sizeof(path), "%s/run/last.safetensors", dir);
+	assert_int_equal(saved_step(path), 5);
+
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 12 --resume %s --skip-bad", dir, dir,
+		 path);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	assert_int_equal(saved_step(path), 12);
+	tmpdir_remove(dir);
+}
+
+/* A log that cannot be written stops the run with the file and the error named: when
+ * the log is opened (the header of a fresh log.csv), and on a row in the middle of a
+ * run (past a file size limit, which only the log reaches). */
+static void test_log_write_error_stops(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], path[600], cmd[4096], *err;
+	const char *prog = knseg_program_or_skip();
+	size_t len;
+	int status;
+
+	(void)state;
+	make_synth(dir);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 4 --stop-after 2", dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(path, sizeof(path), "%s/run/log.csv", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink("/dev/full", path), 0);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 4 --resume %s/run/last.safetensors",
+		 dir, dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 1);
+	assert_non_null(strstr(err, "cannot write '"));
+	assert_non_null(strstr(err, "/run/log.csv': No space left on device"));
+	free(err);
+
+	snprintf(cmd, sizeof(cmd), "ulimit -f 2; exec '%s' train --root %s/syn --width 0.02 "
+		 "--crop 32x32 --batch 1 --val-every 100000 --log-every 1 --iters 1000 --out "
+		 "%s/big >/dev/null 2>%s/err", prog, dir, dir, dir);
+	status = system(cmd);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	snprintf(path, sizeof(path), "%s/err", dir);
+	assert_int_equal(file_read_all(path, (unsigned char **)&err, &len), 0);
+	assert_non_null(strstr(err, "/big/log.csv': File too large"));
+	free(err);
+	/* The log ends with a whole row. */
+	snprintf(path, sizeof(path), "%s/big/log.csv", dir);
+	assert_int_equal(file_read_all(path, (unsigned char **)&err, &len), 0);
+	assert_true(len > 100 && err[len - 1] == '\n');
+	free(err);
+	tmpdir_remove(dir);
+}
+
+/* --force starts a new run in the folder: none of the old run's outputs stays beside
+ * it, and files knseg did not write stay. */
+static void test_force_removes_the_old_run(void **state)
+{
+	static const char *const old[] = {"best.safetensors", "val.json"};
+	char *dir = tmpdir_create(), args[2048], path[600];
+	unsigned char *log;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	make_synth(dir);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 3 --val-every 3", dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(path, sizeof(path), "%s/run/notes.txt", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 2 --val-split none --force --stop-after 1",
+		 dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
+		snprintf(path, sizeof(path), "%s/run/%s", dir, old[i]);
+		if (access(path, F_OK) == 0)
+			fail_msg("'%s' of the previous run is still there", path);
+	}
+	snprintf(path, sizeof(path), "%s/run/notes.txt", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/run/last.safetensors", dir);
+	assert_int_equal(saved_step(path), 1);
+	snprintf(path, sizeof(path), "%s/run/log.csv", dir);
+	assert_int_equal(file_read_all(path, &log, &len), 0);
+	assert_null(strstr((char *)log, "\n3,"));
+	free(log);
+	tmpdir_remove(dir);
+}
+
+#define LIST_ARGS "train --dataset list --classes tests/fixtures/train_step_classes.txt " \
+		  "--width 0.02 --crop 32x32 --batch 1 --iters 2 "
+
+/* A list run validates on ROOT/S.txt for --val-split S; without --root, --val-split is
+ * refused with a pointer to --val-list. */
+static void test_val_split_of_a_list(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], path[600], *err;
+
+	(void)state;
+	snprintf(args, sizeof(args), LIST_ARGS "--root tests/fixtures --split train_step "
+		 "--val-split train_step --out %s/run", dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(path, sizeof(path), "%s/run/best.safetensors", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(args, sizeof(args), LIST_ARGS "--list tests/fixtures/train_step.txt "
+		 "--val-split val --out %s/run2", dir);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 2);
+	assert_non_null(strstr(err, "--val-list FILE"));
+	free(err);
+	snprintf(args, sizeof(args), LIST_ARGS "--list tests/fixtures/train_step.txt "
+		 "--val-list tests/fixtures/train_step.txt --val-split val --out %s/run2", dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 2);
+	tmpdir_remove(dir);
+}
+
+static int count(const char *text, const char *word)
+{
+	int n = 0;
+
+	for (const char *p = strstr(text, word); p; p = strstr(p + 1, word))
+		n++;
+	return n;
+}
+
+/* --resume refuses options that would not continue the run exactly (each named), shows
+ * those that may change, and config.txt keeps the first command and the resumed one. */
+static void test_resume_options(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], path[600], *out, *err;
+	size_t len;
+
+	(void)state;
+	make_synth(dir);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 4 --stop-after 2", dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(path, sizeof(path), "%s/run/last.safetensors", dir);
+
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 4 --resume %s --batch 2 --lr 0.1 --seed 6",
+		 dir, dir, path);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 1);
+	assert_non_null(strstr(err, "--batch 1 -> 2: cannot change"));
+	assert_non_null(strstr(err, "--lr 0.01 -> 0.1: cannot change"));
+	assert_non_null(strstr(err, "--seed 5 -> 6: cannot change"));
+	assert_non_null(strstr(err, "last.safetensors' was trained with other options"));
+	free(err);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 2 --resume %s", dir, dir, path);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 1);
+	assert_non_null(strstr(err, "iterations 4 -> 2: the run is at iteration 2"));
+	free(err);
+	assert_int_equal(saved_step(path), 2);
+
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 5 --log-every 2 --resume %s", dir, dir,
+		 path);
+	assert_int_equal(run_knseg(dir, args, &out, NULL), 0);
+	assert_non_null(strstr(out, "resume: iterations 4 -> 5"));
+	assert_non_null(strstr(out, "resume: --log-every 10 -> 2"));
+	free(out);
+	assert_int_equal(saved_step(path), 5);
+
+	snprintf(path, sizeof(path), "%s/run/config.txt", dir);
+	assert_int_equal(file_read_all(path, (unsigned char **)&out, &len), 0);
+	assert_int_equal(count(out, "command:"), 2);
+	assert_non_null(strstr(out, "--stop-after 2\n"));
+	assert_non_null(strstr(out, "resumed at iteration 2\n"));
+	free(out);
+	tmpdir_remove(dir);
+}
+
+/* A run folder serves one run at a time: a second knseg train there is refused while the
+ * first lasts, even with --force. */
+static void test_one_run_per_folder(void **state)
+{
+	char *dir = tmpdir_create(), args[2048], path[600], cmd[4096], *err;
+	const char *prog = knseg_program_or_skip();
+	unsigned char *text;
+	size_t len;
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	make_synth(dir);
+	snprintf(cmd, sizeof(cmd), "'%s' train --root %s/syn --width 0.02 --crop 32x32 --batch 1 "
+		 "--iters 100000 --val-every 100000 --out %s/run >/dev/null 2>&1 & echo $! >%s/pid",
+		 prog, dir, dir, dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	assert_int_equal(file_read_all(path, &text, &len), 0);
+	pid = (pid_t)atol((char *)text);
+	free(text);
+	snprintf(path, sizeof(path), "%s/run/log.csv", dir);
+	for (int i = 0; i < 300 && access(path, F_OK) != 0; i++)
+		usleep(100000);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 2 --force", dir, dir);
+	rc = run_knseg(dir, args, NULL, &err);
+	/* The first run is stopped before any check, so that none outlives the test. */
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	for (int i = 0; i < 300 && kill(pid, 0) == 0; i++)
+		usleep(100000);
+	assert_int_equal(kill(pid, 0), -1);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(err, "/run' is in use by another knseg train"));
+	free(err);
+	/* Once it has ended, the folder is free. */
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	tmpdir_remove(dir);
+}
+
+/* Temporaries of the run's files that a killed run left are removed; others stay. */
+static void test_killed_run_leftovers(void **state)
+{
+	static const char *const names[] = {"last.safetensors.tmp.a1b2c3", "config.txt.tmp.zzzzzz",
+					    "notes.txt.tmp.a1b2c3", "last.safetensors.tmp.mine"};
+	char *dir = tmpdir_create(), args[2048], path[600];
+	FILE *f;
+
+	(void)state;
+	make_synth(dir);
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 4 --stop-after 2", dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/run/%s", dir, names[i]);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fclose(f);
+	}
+	snprintf(args, sizeof(args), SMALL_ARGS "--iters 4 --resume %s/run/last.safetensors", dir,
+		 dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/run/%s", dir, names[i]);
+		assert_int_equal(access(path, F_OK) == 0, i >= 2);
+	}
+	tmpdir_remove(dir);
+}
+
 static void test_bad_flags(void **state)
 {
 	static const char *const bad[] = {
@@ -332,6 +614,13 @@ int main(void)
 		cmocka_unit_test(test_backbone_file_for_a_model),
 		cmocka_unit_test(test_longest_class_names),
 		cmocka_unit_test(test_bad_flags),
+		cmocka_unit_test(test_bad_sample_saves_last),
+		cmocka_unit_test(test_log_write_error_stops),
+		cmocka_unit_test(test_force_removes_the_old_run),
+		cmocka_unit_test(test_val_split_of_a_list),
+		cmocka_unit_test(test_resume_options),
+		cmocka_unit_test(test_one_run_per_folder),
+		cmocka_unit_test(test_killed_run_leftovers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
