@@ -2,7 +2,9 @@
  * The program end to end on a tiny synthetic dataset: train, eval, predict, score.
  * - eval and score agree exactly on the masks predict wrote;
  * - predict mirrors input names, writes every format, keeps existing outputs unless
- *   --force, reports a corrupt image by name and still does the others;
+ *   --force, reports a corrupt image by name and still does the others, and an image
+ *   too large for the memory at hand too;
+ * - sliding windows: the stride follows --crop, a stride beyond the window is refused;
  * - bench --ops lists every layer once, as many as its table of op kinds counts;
  * - corrupt or foreign checkpoints, mismatched datasets, unknown flags and bad values
  *   end with a one-line message and a non-zero status.
@@ -10,6 +12,7 @@
 #include "tests/testutil.h"
 
 #include "io/file.h"
+#include "io/image.h"
 #include "io/label.h"
 
 #include <stdio.h>
@@ -117,6 +120,89 @@ static void test_predict_reports_bad_images(void **state)
 	free(out), free(err);
 }
 
+/* Two label PNGs hold the same values. */
+static void assert_same_labels(const char *a, const char *b)
+{
+	struct label_image la, lb;
+
+	assert_int_equal(label_read(a, &la), 0);
+	assert_int_equal(label_read(b, &lb), 0);
+	assert_int_equal(la.w, lb.w);
+	assert_int_equal(la.h, lb.h);
+	assert_memory_equal(la.u8, lb.u8, (size_t)la.w * la.h);
+	label_free(&la);
+	label_free(&lb);
+}
+
+/*
+ * --crop alone: windows every 3/4 of the window, as --stride 24x24 says for 32x32
+ * windows (with the former 768x384 stride most pixels had no window and came out 0).
+ * A stride larger than the window is a usage error.
+ */
+static void test_slide_stride_follows_crop(void **state)
+{
+	static const char *const strides[] = {"", "--stride 24x24"};
+	char args[4096], a[600], b[600], *err;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		snprintf(args, sizeof(args),
+			 "predict --checkpoint tests/fixtures/models_knresnet18_fpn_weights.safetensors "
+			 "--out %s/slide%d --quiet --format trainid --mode slide --crop 32x32 %s "
+			 "%s/syn/leftImg8bit/val", dir, i, strides[i], dir);
+		assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	}
+	snprintf(a, sizeof(a), "%s/slide0/synth/synth_000000_000000_leftImg8bit_trainIds.png", dir);
+	snprintf(b, sizeof(b), "%s/slide1/synth/synth_000000_000000_leftImg8bit_trainIds.png", dir);
+	assert_same_labels(a, b);
+	snprintf(args, sizeof(args),
+		 "predict --checkpoint %s/run/best.safetensors --out %s/slide2 --mode slide "
+		 "--stride 40x24 --crop 32x32 %s/syn/leftImg8bit/val", dir, dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 2);
+	assert_non_null(strstr(err, "--stride 40x24 is larger than the window 32x32"));
+	free(err);
+	snprintf(args, sizeof(args),
+		 "eval --checkpoint %s/run/best.safetensors --root %s/syn --stride 2000x100", dir,
+		 dir);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 2);
+	assert_non_null(strstr(err, "--stride 2000x100 is larger than the window 1024x512"));
+	free(err);
+}
+
+/*
+ * Under an address-space limit that one 128x64 image fits in easily, a 8192x2048 image
+ * (its class scores alone need 1.2 GB) fails with a message naming it and the bytes
+ * needed, and the small image in the same run still gets its mask. OpenBLAS's start-up
+ * reserves memory per core, so the run is held to one thread.
+ */
+static void test_predict_image_too_large_for_memory(void **state)
+{
+	char args[4096], path[600], *out, *err;
+	struct image big;
+
+	(void)state;
+	if (TEST_ASAN) {
+		printf("skipped: AddressSanitizer cannot run under an address-space limit\n");
+		skip();
+	}
+	image_init(&big, 8192, 2048);
+	snprintf(path, sizeof(path), "%s/sizes/big.png", dir);
+	snprintf(args, sizeof(args), "mkdir -p %s/sizes && cp %s/syn/leftImg8bit/val/synth/"
+		 "*_000000_000000_* %s/sizes/small.png", dir, dir, dir);
+	assert_int_equal(system(args), 0);
+	assert_int_equal(image_write_png(path, &big), 0);
+	image_free(&big);
+	snprintf(args, sizeof(args), "predict --checkpoint %s/run/best.safetensors --out %s/sout "
+		 "--threads 1 %s/sizes", dir, dir, dir);
+	assert_int_equal(run_knseg_with(dir, "ulimit -v 1000000; OPENBLAS_NUM_THREADS=1 timeout 120",
+					args, &out, &err), 1);
+	assert_non_null(strstr(err, "big.png': image of 8192 x 2048: out of memory allocating"));
+	assert_non_null(strstr(out, "2 images, 1 failed"));
+	snprintf(path, sizeof(path), "%s/sout/small_trainIds.png", dir);
+	assert_true(access(path, R_OK) == 0);
+	free(out), free(err);
+}
+
 /* The line after the one p is in. */
 static const char *next_line(const char *p)
 {
@@ -214,6 +300,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_eval_predict_score_agree),
 		cmocka_unit_test(test_predict_reports_bad_images),
+		cmocka_unit_test(test_slide_stride_follows_crop),
+		cmocka_unit_test(test_predict_image_too_large_for_memory),
 		cmocka_unit_test(test_bench_ops),
 		cmocka_unit_test(test_errors),
 	};
