@@ -88,6 +88,27 @@ int dataset_option(int c, const char *arg, struct dataset_spec *spec)
 	}
 }
 
+struct knseg_options seg_defaults(void)
+{
+	struct knseg_options o = knseg_default_options();
+
+	o.stride_w = o.stride_h = 0;
+	return o;
+}
+
+int seg_finish(const char *cmd, struct knseg_options *seg)
+{
+	if (!seg->stride_w) {
+		seg->stride_w = seg->crop_w * 3 / 4;
+		seg->stride_h = seg->crop_h * 3 / 4;
+	}
+	if (seg->stride_w > seg->crop_w || seg->stride_h > seg->crop_h)
+		return usage_error(cmd, "--stride %dx%d is larger than the window %dx%d (--crop): "
+				   "pixels between windows would get no prediction",
+				   seg->stride_w, seg->stride_h, seg->crop_w, seg->crop_h);
+	return 0;
+}
+
 int seg_option(const char *cmd, int c, const char *arg, struct knseg_options *seg)
 {
 	switch (c) {

@@ -58,7 +58,7 @@ enum { OPT_MODE = 0x200, OPT_CROP, OPT_STRIDE, OPT_FLIP, OPT_SCALES };
 #define SEG_HELP                                                                      \
 	"  --mode M          whole | slide (default whole)\n"                            \
 	"  --crop WxH        sliding window (default 1024x512)\n"                        \
-	"  --stride WxH      sliding step (default 768x384)\n"                           \
+	"  --stride WxH      sliding step, at most the window (default 3/4 of it)\n"     \
 	"  --flip            average with the mirrored image\n"                          \
 	"  --scales LIST     average over scales, e.g. 0.75,1,1.25\n"
 
@@ -67,6 +67,17 @@ enum { OPT_MODE = 0x200, OPT_CROP, OPT_STRIDE, OPT_FLIP, OPT_SCALES };
  * status after a message.
  */
 int seg_option(const char *cmd, int c, const char *arg, struct knseg_options *seg);
+
+/* knseg_default_options() with the stride unset, before seg_option and seg_finish. */
+struct knseg_options seg_defaults(void);
+
+/*
+ * After the options are parsed: a stride not given is 3/4 of the window on each side
+ * (768x384 for the default 1024x512), so that windows overlap whatever --crop says; a
+ * --stride larger than the window, which would leave pixels between windows without a
+ * prediction, is a usage error. 0 or the usage exit status after a message.
+ */
+int seg_finish(const char *cmd, struct knseg_options *seg);
 
 /* "0.75,1,1.25" into o->scales (at most KNSEG_MAX_SCALES, each in [1/16, 8]). */
 int arg_scales(const char *cmd, const char *s, struct knseg_options *o);

@@ -80,6 +80,8 @@ static int parse(int argc, char **argv, struct eval_cmd *o)
 		return usage_error("eval", "unexpected argument '%s'", argv[optind]);
 	if (!o->checkpoint)
 		return usage_error("eval", "--checkpoint is required");
+	if ((rc = seg_finish("eval", &o->seg)))
+		return rc;
 	if (!o->spec.split)
 		o->spec.split = "val";
 	return 0;
@@ -105,7 +107,7 @@ int cmd_eval(int argc, char **argv)
 	struct report r;
 	int rc;
 
-	o.seg = knseg_default_options();
+	o.seg = seg_defaults();
 	if ((rc = parse(argc, argv, &o)))
 		return rc < 0 ? 0 : rc;
 	if (o.threads)

@@ -1,6 +1,7 @@
 /* Dataset evaluation from a network or from prediction files. See evaluate.h. */
 #include "app/evaluate.h"
 #include "datasets/cityscapes_labels.h"
+#include "io/alloc.h"
 #include "io/error.h"
 #include "metrics/cityscapes_eval.h"
 #include "metrics/confusion.h"
@@ -157,7 +158,10 @@ static int predict_model(void *ctx, int i, const struct image *img, struct label
 
 	(void)i;
 	*label_ids = false;
-	label_init(pred, img->w, img->h, 8);
+	*pred = (struct label_image){img->w, img->h, 8, NULL, NULL};
+	pred->u8 = kn_try_malloc((size_t)img->w * img->h, 1, "the predicted labels");
+	if (!pred->u8)
+		return KN_ENOMEM;
 	err = knseg_segment(c->ks, img->rgb, img->w, img->h, c->seg, pred->u8, NULL);
 	if (err)
 		label_free(pred);

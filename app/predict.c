@@ -132,6 +132,8 @@ static int parse(int argc, char **argv, struct predict_opts *o)
 		if (rc)
 			return rc;
 	}
+	if ((rc = seg_finish("predict", &o->seg)))
+		return rc;
 	if (!o->checkpoint || !o->out)
 		return usage_error("predict", "--checkpoint and --out are required");
 	if (optind == argc)
@@ -192,8 +194,10 @@ static int write_outputs(const struct predict_opts *o, struct knseg *ks,
 		err = label_write_png(path, &lab);
 	if (!err && (o->formats & OUT_LABELID) &&
 	    !(err = output_path(o, stem, "labelIds", "png", path, sizeof(path)))) {
-		uint8_t *ids = xmalloc(n);
+		uint8_t *ids = kn_try_malloc(n, 1, "the labelIds");
 
+		if (!ids)
+			return KN_ENOMEM;
 		for (size_t i = 0; i < n; i++)
 			ids[i] = (uint8_t)cityscapes_by_train_id(labels[i])->id;
 		lab.u8 = ids;
@@ -211,9 +215,10 @@ static int write_outputs(const struct predict_opts *o, struct knseg *ks,
 	}
 	if (!err && (o->formats & OUT_OVERLAY) &&
 	    !(err = output_path(o, stem, "overlay", "jpg", path, sizeof(path)))) {
-		struct image ov;
+		struct image ov = {img->w, img->h, kn_try_malloc(n, 3, "the overlay")};
 
-		image_init(&ov, img->w, img->h);
+		if (!ov.rgb)
+			return KN_ENOMEM;
 		colorize(ks, labels, n, ov.rgb, img->rgb, o->alpha);
 		err = image_write_jpeg(path, &ov, 92);
 		image_free(&ov);
@@ -230,19 +235,25 @@ static int predict_one(const struct predict_opts *o, struct knseg *ks, const cha
 
 	if (err)
 		return err;
-	labels = xmalloc((size_t)img.w * img.h);
+	labels = kn_try_malloc((size_t)img.w * img.h, 1, "the labels");
+	if (!labels) {
+		image_free(&img);
+		return kn_error_prefix(KN_ENOMEM, "'%s'", file);
+	}
 	err = knseg_segment(ks, img.rgb, img.w, img.h, &o->seg, labels, NULL);
 	if (err)
 		kn_error_prefix(err, "'%s'", file);
-	if (!err)
-		err = write_outputs(o, ks, &img, labels, stem);
+	if (!err && (err = write_outputs(o, ks, &img, labels, stem)) == KN_ENOMEM)
+		kn_error_prefix(err, "'%s'", file);
 	if (!err && o->logits) {
 		int k = knseg_num_classes(ks);
-		float *lg = xmalloc((size_t)k * img.w * img.h * sizeof(float));
 		size_t shape[3] = {(size_t)k, (size_t)img.h, (size_t)img.w};
+		float *lg = kn_try_malloc(shape[0] * shape[1] * shape[2], sizeof(float), "the logits");
 		char path[4096];
 
-		err = knseg_logits(ks, img.rgb, img.w, img.h, lg);
+		err = lg ? knseg_logits(ks, img.rgb, img.w, img.h, lg) : KN_ENOMEM;
+		if (err)
+			kn_error_prefix(err, "'%s'", file);
 		if (!err && !(err = output_path(o, stem, "logits", "npy", path, sizeof(path))))
 			err = npy_write(path, lg, 3, shape);
 		free(lg);
@@ -290,7 +301,7 @@ int cmd_predict(int argc, char **argv)
 
 	o.formats = OUT_TRAINID | OUT_COLOR;
 	o.alpha = 0.5;
-	o.seg = knseg_default_options();
+	o.seg = seg_defaults();
 	if ((rc = parse(argc, argv, &o)))
 		return rc < 0 ? 0 : rc;
 	if (o.threads)

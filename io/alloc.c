@@ -77,3 +77,34 @@ void *kn_try_alloc(size_t size, const char *what)
 		kn_error(KN_ENOMEM, "out of memory allocating %zu bytes for %s", size, what);
 	return p;
 }
+
+/* NULL with a message when n * size overflows or the allocation fails. */
+static void *try_malloc(size_t n, size_t size, size_t align, const char *what)
+{
+	size_t bytes;
+	void *p = NULL;
+
+	if (!kn_size_mul(&bytes, n, size)) {
+		kn_error(KN_ENOMEM, "out of memory: %s would need %zu x %zu bytes", what, n, size);
+		return NULL;
+	}
+	if (align) {
+		if (posix_memalign(&p, align, bytes ? bytes : align) != 0)
+			p = NULL;
+	} else {
+		p = malloc(bytes ? bytes : 1);
+	}
+	if (!p)
+		kn_error(KN_ENOMEM, "out of memory allocating %zu bytes for %s", bytes, what);
+	return p;
+}
+
+void *kn_try_malloc(size_t n, size_t size, const char *what)
+{
+	return try_malloc(n, size, 0, what);
+}
+
+void *kn_try_malloc_aligned(size_t n, size_t size, const char *what)
+{
+	return try_malloc(n, size, 64, what);
+}

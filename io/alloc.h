@@ -9,6 +9,11 @@
  * kn_try_alloc(), which returns NULL with a kn_error() message instead of aborting, so a
  * corrupt header that claims 10^12 pixels is an error, not a crash.
  *
+ * Sizes that follow from an image the user gave (pixels, probabilities, a network's
+ * activations for that size) go through kn_try_malloc(): no fixed cap, since a large
+ * machine may hold them, but a failure is a KN_ENOMEM message saying how many bytes
+ * were needed, so that one image too large for the memory at hand fails alone.
+ *
  * Everything is freed with free(). Aligned variants return 64-byte aligned memory
  * (cache line and AVX-512 friendly); they are freed with free() too.
  */
@@ -43,5 +48,13 @@ bool kn_size_mul4(size_t *out, size_t a, size_t b, size_t c, size_t d);
  * the allocation fails.
  */
 void *kn_try_alloc(size_t size, const char *what);
+
+/*
+ * n * size bytes (overflow checked, no cap), what naming the data in the message;
+ * NULL with a KN_ENOMEM message when it cannot be had. The aligned variant returns
+ * 64-byte aligned memory.
+ */
+void *kn_try_malloc(size_t n, size_t size, const char *what);
+void *kn_try_malloc_aligned(size_t n, size_t size, const char *what);
 
 #endif

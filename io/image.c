@@ -223,7 +223,12 @@ int image_encode_jpeg(const struct image *img, int quality, unsigned char **buf,
 		return kn_error(KN_ENOMEM, "cannot set up the JPEG encoder");
 	/* A buffer of the worst-case size lets TurboJPEG write without reallocating. */
 	size = tjBufSize(img->w, img->h, TJSAMP_444);
-	jpeg = xmalloc(size);
+	jpeg = size == (unsigned long)-1 ? NULL : kn_try_malloc(size, 1, "an encoded JPEG");
+	if (!jpeg) {
+		tjDestroy(tj);
+		return kn_error(KN_ENOMEM, "out of memory encoding a %d x %d JPEG", img->w,
+				img->h);
+	}
 	if (tjCompress2(tj, img->rgb, img->w, 0, img->h, TJPF_RGB, &jpeg, &size, TJSAMP_444,
 			quality, TJFLAG_ACCURATEDCT | TJFLAG_NOREALLOC) != 0) {
 		int err = kn_error(KN_EINVAL, "cannot encode JPEG: %s", tjGetErrorStr2(tj));

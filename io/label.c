@@ -209,7 +209,9 @@ int label_encode_png(const struct label_image *lab, const uint8_t *palette, int 
 		return encode_palette(lab, palette, ncolors, buf, len);
 	if (lab->bits == 8)
 		return pngio_encode(&s, lab->u8, buf, len);
-	be = xmalloc(2 * n);
+	be = kn_try_malloc(n, 2, "16-bit label samples");
+	if (!be)
+		return KN_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		be[2 * i] = (uint8_t)(lab->u16[i] >> 8);
 		be[2 * i + 1] = (uint8_t)lab->u16[i];

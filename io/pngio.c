@@ -134,10 +134,17 @@ static void on_write(png_structp png, png_bytep data, size_t n)
 
 	if (n > p->dst_cap - p->dst_len) {
 		size_t cap = p->dst_cap ? p->dst_cap : 4096;
+		unsigned char *dst;
 
 		while (n > cap - p->dst_len)
 			cap *= 2;
-		p->dst = xrealloc(p->dst, cap);
+		dst = realloc(p->dst, cap);
+		if (!dst) {
+			p->err = kn_error(KN_ENOMEM, "out of memory allocating %zu bytes for an "
+					  "encoded PNG", cap);
+			png_longjmp(png, 1);
+		}
+		p->dst = dst;
 		p->dst_cap = cap;
 	}
 	memcpy(p->dst + p->dst_len, data, n);

@@ -192,40 +192,52 @@ int knseg_set_kn_eval(struct knseg *ks, const char *mode)
 	if (kn_mode_parse(mode, &m) < 0)
 		return KN_EINVAL;
 	ks->kn_eval = m;
-	for (int i = 0; i < MODEL_CACHE; i++)
-		if (ks->cache[i].m)
-			model_set_kn_eval(ks->cache[i].m, m);
+	/* The cached models are rebuilt for the new mode when next needed: "sample" needs
+	 * masks as large as their activations, which may not be available. */
+	for (int i = 0; i < MODEL_CACHE; i++) {
+		model_destroy(ks->cache[i].m);
+		ks->cache[i].m = NULL;
+	}
 	return 0;
 }
 
 /* The inference model for a padded size, created (evicting the oldest) when new. */
-static struct model *model_for(struct knseg *ks, int hp, int wp)
+static int model_for(struct knseg *ks, int hp, int wp, struct model **out)
 {
 	struct cached_model *c;
+	int err;
 
 	for (int i = 0; i < MODEL_CACHE; i++)
-		if (ks->cache[i].m && ks->cache[i].h == hp && ks->cache[i].w == wp)
-			return ks->cache[i].m;
+		if (ks->cache[i].m && ks->cache[i].h == hp && ks->cache[i].w == wp) {
+			*out = ks->cache[i].m;
+			return 0;
+		}
 	c = &ks->cache[ks->next_evict];
 	ks->next_evict = (ks->next_evict + 1) % MODEL_CACHE;
 	model_destroy(c->m);
 	c->m = NULL;
-	if (model_create(&c->m, &ks->meta.cfg, 1, hp, wp, MODEL_EVAL) < 0)
-		return NULL;
+	if ((err = model_create(&c->m, &ks->meta.cfg, 1, hp, wp, MODEL_EVAL)) < 0)
+		return err;
+	model_share_params(c->m, ks->owner);
+	if ((err = model_set_kn_eval(c->m, ks->kn_eval)) < 0) {
+		model_destroy(c->m);
+		c->m = NULL;
+		return err;
+	}
 	c->h = hp;
 	c->w = wp;
-	model_share_params(c->m, ks->owner);
-	model_set_kn_eval(c->m, ks->kn_eval);
-	return c->m;
+	*out = c->m;
+	return 0;
 }
 
 /* logits (K, h, w) of one pass over img (3, h, w). */
 static int run_whole(struct knseg *ks, const float *img, int h, int w, float *logits)
 {
-	struct model *m = model_for(ks, model_padded_side(h), model_padded_side(w));
+	struct model *m;
+	int err = model_for(ks, model_padded_side(h), model_padded_side(w), &m);
 
-	if (!m)
-		return KN_ENOMEM;
+	if (err)
+		return err;
 	m->step = ks->calls++;
 	model_set_input(m, 0, img, h, w);
 	model_forward(m);
@@ -243,7 +255,10 @@ static void crop_planes(float *win, const float *img, int c, int h, int w, int y
 			       img + ((size_t)k * h + y0 + y) * w + x0, (size_t)cw * sizeof(float));
 }
 
-/* Window starts along one side: a last window flush with the end, as toolboxes do. */
+/*
+ * Window starts along one side: a last window flush with the end, as toolboxes do. The
+ * stride is at most the crop, so consecutive windows meet or overlap.
+ */
 static int window_start(int index, int stride, int crop, int side)
 {
 	int end = index * stride + crop < side ? index * stride + crop : side;
@@ -251,34 +266,53 @@ static int window_start(int index, int stride, int crop, int side)
 	return end - crop > 0 ? end - crop : 0;
 }
 
+static int min_int(int a, int b)
+{
+	return a < b ? a : b;
+}
+
+/* Adds the window's logits wl (k, ch, cw) at (y0, x0) of logits (k, h, w), and 1s to count. */
+static void add_window(float *logits, float *count, const float *wl, int k, int h, int w,
+		       int y0, int x0, int ch, int cw)
+{
+	for (int c = 0; c < k; c++)
+		for (int y = 0; y < ch; y++)
+			for (int x = 0; x < cw; x++)
+				logits[((size_t)c * h + y0 + y) * w + x0 + x] +=
+					wl[((size_t)c * ch + y) * cw + x];
+	for (int y = 0; y < ch; y++)
+		for (int x = 0; x < cw; x++)
+			count[(size_t)(y0 + y) * w + x0 + x] += 1;
+}
+
 static int run_slide(struct knseg *ks, const float *img, int h, int w,
 		     const struct knseg_options *o, float *logits)
 {
 	int k = ks->meta.cfg.num_classes;
-	int ch = o->crop_h < h ? o->crop_h : h, cw = o->crop_w < w ? o->crop_w : w;
-	int ny = h > ch ? (h - ch + o->stride_h - 1) / o->stride_h + 1 : 1;
-	int nx = w > cw ? (w - cw + o->stride_w - 1) / o->stride_w + 1 : 1;
-	float *win = xmalloc((size_t)3 * ch * cw * sizeof(float));
-	float *wl = xmalloc((size_t)k * ch * cw * sizeof(float));
-	float *count = xcalloc((size_t)h * w, sizeof(float));
-	int err = 0;
+	int ch = min_int(o->crop_h, h), cw = min_int(o->crop_w, w);
+	int sh = min_int(o->stride_h, ch), sw = min_int(o->stride_w, cw);
+	int ny = h > ch ? (h - ch + sh - 1) / sh + 1 : 1;
+	int nx = w > cw ? (w - cw + sw - 1) / sw + 1 : 1;
+	float *win = kn_try_malloc((size_t)3 * ch * cw, sizeof(float), "a window's pixels");
+	float *wl = win ? kn_try_malloc((size_t)k * ch * cw, sizeof(float), "a window's logits")
+			: NULL;
+	float *count = wl ? kn_try_malloc((size_t)h * w, sizeof(float), "the window counts")
+			  : NULL;
+	int err = count ? 0 : KN_ENOMEM;
 
-	memset(logits, 0, (size_t)k * h * w * sizeof(float));
+	if (count) {
+		memset(logits, 0, (size_t)k * h * w * sizeof(float));
+		memset(count, 0, (size_t)h * w * sizeof(float));
+	}
 	for (int iy = 0; iy < ny && !err; iy++) {
 		for (int ix = 0; ix < nx && !err; ix++) {
-			int y0 = window_start(iy, o->stride_h, ch, h);
-			int x0 = window_start(ix, o->stride_w, cw, w);
+			int y0 = window_start(iy, sh, ch, h);
+			int x0 = window_start(ix, sw, cw, w);
 
 			crop_planes(win, img, 3, h, w, y0, x0, ch, cw);
 			err = run_whole(ks, win, ch, cw, wl);
-			for (int c = 0; c < k && !err; c++)
-				for (int y = 0; y < ch; y++)
-					for (int x = 0; x < cw; x++)
-						logits[((size_t)c * h + y0 + y) * w + x0 + x] +=
-							wl[((size_t)c * ch + y) * cw + x];
-			for (int y = 0; y < ch && !err; y++)
-				for (int x = 0; x < cw; x++)
-					count[(size_t)(y0 + y) * w + x0 + x] += 1;
+			if (!err)
+				add_window(logits, count, wl, k, h, w, y0, x0, ch, cw);
 		}
 	}
 	for (size_t i = 0; i < (size_t)k * h * w && !err; i++)
@@ -409,9 +443,16 @@ static int add_pass(struct knseg *ks, const float *img, int h, int w, float scal
 
 	hs = hs < 1 ? 1 : hs;
 	ws = ws < 1 ? 1 : ws;
-	in = xmalloc((size_t)3 * hs * ws * sizeof(float));
-	lg = xmalloc((size_t)k * hs * ws * sizeof(float));
-	full = only_logits ? acc : xmalloc((size_t)k * h * w * sizeof(float));
+	in = kn_try_malloc((size_t)3 * hs * ws, sizeof(float), "the scaled image");
+	lg = in ? kn_try_malloc((size_t)k * hs * ws, sizeof(float), "the scaled logits") : NULL;
+	full = only_logits ? acc : NULL;
+	if (lg && !only_logits)
+		full = kn_try_malloc((size_t)k * h * w, sizeof(float), "the logits");
+	if (!lg || !full) {
+		free(lg);
+		free(in);
+		return KN_ENOMEM;
+	}
 	upsample_bilinear_forward(in, img, 3, h, w, hs, ws);
 	if (flip)
 		flip_planes(in, 3, hs, ws);
@@ -463,8 +504,13 @@ int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
 
 	if ((err = check_args(o, w, h)))
 		return err;
-	img = xmalloc(3 * hw * sizeof(float));
-	acc = xcalloc((size_t)k * hw, sizeof(float));
+	img = kn_try_malloc(3 * hw, sizeof(float), "the normalized image");
+	acc = img ? kn_try_malloc((size_t)k * hw, sizeof(float), "the class scores") : NULL;
+	if (!acc) {
+		free(img);
+		return kn_error_prefix(KN_ENOMEM, "image of %d x %d", w, h);
+	}
+	memset(acc, 0, (size_t)k * hw * sizeof(float));
 	normalize(img, rgb, w, h, ks->meta.mean, ks->meta.std);
 	for (int s = 0; s < nscales && !err; s++)
 		for (int f = 0; f < (o->flip ? 2 : 1) && !err; f++)
@@ -472,6 +518,8 @@ int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
 				       o, only_logits, acc);
 	if (!err && labels)
 		argmax_planes(labels, acc, k, hw);
+	if (err)
+		kn_error_prefix(err, "image of %d x %d", w, h);
 	if (!err && probs) {
 		float norm = 1.0f / (float)(nscales * (o->flip ? 2 : 1));
 
@@ -491,9 +539,13 @@ int knseg_logits(struct knseg *ks, const uint8_t *rgb, int w, int h, float *logi
 
 	if (err)
 		return err;
-	img = xmalloc((size_t)3 * w * h * sizeof(float));
+	img = kn_try_malloc((size_t)3 * w * h, sizeof(float), "the normalized image");
+	if (!img)
+		return kn_error_prefix(KN_ENOMEM, "image of %d x %d", w, h);
 	normalize(img, rgb, w, h, ks->meta.mean, ks->meta.std);
 	err = run_whole(ks, img, h, w, logits);
+	if (err)
+		kn_error_prefix(err, "image of %d x %d", w, h);
 	free(img);
 	return err;
 }

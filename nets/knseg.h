@@ -45,6 +45,14 @@ struct knseg_options {
 	float scales[KNSEG_MAX_SCALES];
 };
 
+/*
+ * Sliding windows (KNSEG_SLIDE): a window larger than the image (or its scaled copy) is
+ * cut to the image's side; windows start every stride pixels, the last one flush with
+ * the image's end, and the logits of overlapping windows are averaged. A stride larger
+ * than the window is taken as the window's side, so that windows always cover every
+ * pixel (the defaults, 1024x512 windows every 768x384, overlap by a quarter).
+ */
+
 /* Whole image, no flip, one scale. */
 struct knseg_options knseg_default_options(void);
 
@@ -80,6 +88,11 @@ int knseg_set_kn_eval(struct knseg *ks, const char *mode);
  * Segments one image. opts may be NULL (knseg_default_options). labels (w*h, or NULL)
  * receives the most probable class of every pixel; probs (K*h*w planes, or NULL)
  * receives the class probabilities.
+ *
+ * Memory grows with the image: about (3 + 2K) floats per pixel besides the network's
+ * activations for the image's (or the window's) size. When it cannot be had, the call
+ * returns KN_ENOMEM (-3) with a message giving the bytes that were needed, and ks stays
+ * usable for other images.
  */
 int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
 		  const struct knseg_options *opts, uint8_t *labels, float *probs);

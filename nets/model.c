@@ -98,16 +98,20 @@ static bool op_uses_mask(const struct model *m, int i)
 	return dropout_uses_mask(mode, op->p);
 }
 
-static void alloc_masks(struct model *m)
+static int alloc_masks(struct model *m)
 {
 	size_t total = 0;
 
 	free(m->masks);
-	for (int i = 0; i < m->g.nops; i++)
+	for (int i = 0; i < m->g.nops; i++) {
+		m->st[i].keep = NULL;
 		if (op_uses_mask(m, i))
 			total += m->st[i].mask_count;
+	}
 	m->mask_bytes = total;
-	m->masks = xmalloc(total ? total : 1);
+	m->masks = kn_try_malloc(total ? total : 1, 1, "statistics dropout masks");
+	if (!m->masks)
+		return KN_ENOMEM;
 	total = 0;
 	for (int i = 0; i < m->g.nops; i++) {
 		m->st[i].keep = NULL;
@@ -116,6 +120,7 @@ static void alloc_masks(struct model *m)
 			total += m->st[i].mask_count;
 		}
 	}
+	return 0;
 }
 
 /* Last op reading each value (g.nops for the output, which the loss reads). */
@@ -145,7 +150,7 @@ static int activation_end(const struct model *m, int v)
  * value's memory go once its last reader has run (activation_end). Time i is op i; the
  * input lives from time -1.
  */
-static void plan_activations(struct model *m)
+static int plan_activations(struct model *m)
 {
 	const struct graph *g = &m->g;
 	struct plan_item *items = xcalloc((size_t)g->nvalues, sizeof(*items));
@@ -164,10 +169,12 @@ static void plan_activations(struct model *m)
 		for (int v = 0; v < g->nvalues; v++)
 			items[v].start = -1;
 	m->act_floats = plan_buffers(items, g->nvalues);
-	m->act = xmalloc_aligned((m->act_floats ? m->act_floats : 1) * sizeof(float));
-	for (int v = 0; v < g->nvalues; v++)
+	m->act = kn_try_malloc_aligned(m->act_floats ? m->act_floats : 1, sizeof(float),
+				       "activations");
+	for (int v = 0; v < g->nvalues && m->act; v++)
 		m->val[v] = m->act + items[v].offset;
 	free(items);
+	return m->act ? 0 : KN_ENOMEM;
 }
 
 /*
@@ -176,7 +183,7 @@ static void plan_activations(struct model *m)
  * its producer. The output's gradient comes from the loss at time -1. The input needs
  * none.
  */
-static void plan_gradients(struct model *m, const int *last)
+static int plan_gradients(struct model *m, const int *last)
 {
 	const struct graph *g = &m->g;
 	struct plan_item *items = xcalloc((size_t)g->nvalues, sizeof(*items));
@@ -194,10 +201,12 @@ static void plan_gradients(struct model *m, const int *last)
 		items[v].end = nops - 1 - i;
 	}
 	m->dact_floats = plan_buffers(items, g->nvalues);
-	m->dact = xmalloc_aligned((m->dact_floats ? m->dact_floats : 1) * sizeof(float));
-	for (int v = 0; v < g->nvalues; v++)
+	m->dact = kn_try_malloc_aligned(m->dact_floats ? m->dact_floats : 1, sizeof(float),
+					"activation gradients");
+	for (int v = 0; v < g->nvalues && m->dact; v++)
 		m->dval[v] = items[v].size ? m->dact + items[v].offset : NULL;
 	free(items);
+	return m->dact ? 0 : KN_ENOMEM;
 }
 
 /* Each KN layer's statistics mu and s, from a (measuring or real). */
@@ -213,17 +222,25 @@ static void lay_out_stats(struct model *m, struct arena *a)
 	}
 }
 
-static void carve_stats(struct model *m)
+static int carve_stats(struct model *m)
 {
 	struct arena a;
 
 	arena_init_over(&a, NULL, 0);
 	lay_out_stats(m, &a);
 	m->stats_floats = a.used;
-	m->stats = xmalloc_aligned((m->stats_floats ? m->stats_floats : 1) * sizeof(float));
+	m->stats = kn_try_malloc_aligned(m->stats_floats ? m->stats_floats : 1, sizeof(float),
+					 "normalization statistics");
+	m->argmax = m->stats ? kn_try_malloc(m->argmax_count ? m->argmax_count : 1,
+					     sizeof(int32_t), "pooling indices")
+			     : NULL;
+	m->ws = m->argmax ? kn_try_malloc_aligned(m->ws_floats ? m->ws_floats : 1,
+						  sizeof(float), "the workspace")
+			  : NULL;
+	if (!m->ws)
+		return KN_ENOMEM;
 	arena_init_over(&a, m->stats, m->stats_floats);
 	lay_out_stats(m, &a);
-	m->argmax = xmalloc((m->argmax_count ? m->argmax_count : 1) * sizeof(int32_t));
 	m->argmax_count = 0;
 	for (int i = 0; i < m->g.nops; i++) {
 		if (m->g.ops[i].kind == OP_MAXPOOL) {
@@ -231,7 +248,7 @@ static void carve_stats(struct model *m)
 			m->argmax_count += value_count(m, m->g.ops[i].out);
 		}
 	}
-	m->ws = xmalloc_aligned((m->ws_floats ? m->ws_floats : 1) * sizeof(float));
+	return 0;
 }
 
 int model_create(struct model **out, const struct net_config *cfg, int n, int h, int w,
@@ -262,11 +279,18 @@ int model_create(struct model **out, const struct net_config *cfg, int n, int h,
 	setup_ops(m);
 	m->last = xmalloc((size_t)m->g.nvalues * sizeof(int));
 	last_uses(&m->g, m->last);
-	plan_activations(m);
-	if (mode == MODEL_TRAIN)
-		plan_gradients(m, m->last);
-	carve_stats(m);
-	alloc_masks(m);
+	err = plan_activations(m);
+	if (!err && mode == MODEL_TRAIN)
+		err = plan_gradients(m, m->last);
+	if (!err)
+		err = carve_stats(m);
+	if (!err)
+		err = alloc_masks(m);
+	if (err) {
+		kn_error_prefix(err, "the network for %d x %d inputs", w, h);
+		model_destroy(m);
+		return err;
+	}
 	*out = m;
 	return 0;
 }
@@ -292,12 +316,11 @@ void model_destroy(struct model *m)
 	free(m);
 }
 
-void model_set_kn_eval(struct model *m, enum kn_mode mode)
+int model_set_kn_eval(struct model *m, enum kn_mode mode)
 {
 	CHECK(mode != KN_TRAIN);
 	m->kn_eval = mode;
-	if (m->mode == MODEL_EVAL)
-		alloc_masks(m);
+	return m->mode == MODEL_EVAL ? alloc_masks(m) : 0;
 }
 
 void model_init_weights(struct model *m, uint64_t seed)

@@ -63,7 +63,9 @@ struct model {
 };
 
 /*
- * Builds the network for n images of h x w (multiples of 32) and allocates everything.
+ * Builds the network for n images of h x w (multiples of 32) and allocates everything;
+ * the buffers that grow with the input size fail with KN_ENOMEM and a message naming
+ * the bytes needed rather than aborting.
  * Parameters are zero until model_init_weights, a load, or model_share_params.
  */
 int model_create(struct model **out, const struct net_config *cfg, int n, int h, int w,
@@ -71,8 +73,12 @@ int model_create(struct model **out, const struct net_config *cfg, int n, int h,
 
 void model_destroy(struct model *m);
 
-/* Chooses the statistics of an inference model (expected, none or sample). */
-void model_set_kn_eval(struct model *m, enum kn_mode mode);
+/*
+ * Chooses the statistics of an inference model (expected, none or sample). "sample"
+ * needs dropout masks the size of the activations: KN_ENOMEM with a message when they
+ * cannot be had, and then the model must not run until a call succeeds.
+ */
+int model_set_kn_eval(struct model *m, enum kn_mode mode);
 
 /* Kaiming-normal weights (graph_param.init_std), zero biases, from seed. */
 void model_init_weights(struct model *m, uint64_t seed);

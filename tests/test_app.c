@@ -2,18 +2,21 @@
  * The program end to end on a tiny synthetic dataset: train, eval, predict, score.
  * - eval and score agree exactly on the masks predict wrote;
  * - predict mirrors input names, writes every format, keeps existing outputs unless
- *   --force, reports a corrupt image by name and still does the others;
+ *   --force, reports a corrupt image by name and still does the others, and an image
+ *   too large for the memory at hand too;
  * - score takes a sample's prediction only by its exact name, never another sample's
  *   whose name starts with it;
+ * - sliding windows: the stride follows --crop, a stride beyond the window is refused;
  * - bench --ops lists every layer once, as many as its table of op kinds counts;
  * - corrupt or foreign checkpoints, mismatched datasets, unknown flags and bad values
  *   end with a one-line message and a non-zero status.
  */
 #include "tests/testutil.h"
 
-#include "io/file.h"
-#include "io/label.h"
 #include "tests/dstest.h"
+#include "io/file.h"
+#include "io/image.h"
+#include "io/label.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -276,6 +279,100 @@ static void test_predict_formats(void **state)
 	assert_int_equal(predict(rest, NULL, &err), 2);
 	assert_non_null(strstr(err, "empty entry"));
 	free(err);
+}
+
+/* The line after the one p is in. */
+static const char *next_line(const char *p)
+{
+	p = strchr(p, '\n');
+	assert_non_null(p);
+	return p + 1;
+}
+
+/*
+ * The ops of one "knseg bench --ops" section: the kinds table's counts (up to "rest")
+ * added up, and the layer lines that follow "layers, slowest first" counted.
+ */
+static void bench_ops_counts(const char *out, const char *section, int *kinds, int *layers)
+{
+	const char *p = strstr(out, section);
+	char name[64];
+	int count;
+
+	assert_non_null(p);
+	*kinds = *layers = 0;
+	/* Past the section's title and the table's column names. */
+	for (p = next_line(next_line(p)); strncmp(p, "rest ", 5); p = next_line(p)) {
+		assert_int_equal(sscanf(p, "%63s %d", name, &count), 2);
+		*kinds += count;
+	}
+	p = next_line(p);
+	assert_true(strncmp(p, "layers, slowest first", 21) == 0);
+	for (p = next_line(p); strncmp(p, "  ", 2) == 0; p = next_line(p))
+		++*layers;
+}
+
+/* bench --ops: per kind of op, then every layer once, for inference and training. */
+static void test_bench_ops(void **state)
+{
+	static const char *const sections[] = {"forward (inference), mean ms per iteration",
+					       "training step, mean ms per iteration"};
+	char *out;
+
+	(void)state;
+	assert_int_equal(run_knseg(dir,
+				   "bench --ops --width 0.0625 --size 64x32 --batch 1 --iters 1 "
+				   "--warmup 0 --threads 1",
+				   &out, NULL),
+			 0);
+	for (int i = 0; i < 2; i++) {
+		int kinds, layers;
+
+		bench_ops_counts(out, sections[i], &kinds, &layers);
+		assert_true(layers > 10);
+		assert_int_equal(kinds, layers);
+	}
+	assert_non_null(strstr(out, "\n  head.cls "));
+	free(out);
+}
+
+/* Each command with bad words exits non-zero and says why on one line. */
+static void test_errors(void **state)
+{
+	static const char *const bad[] = {
+		"frobnicate",
+		"train --nope",
+		"eval --checkpoint tests/fixtures/train_step_label.png --root %s/syn",
+		"eval --checkpoint %s/nothing.safetensors --root %s/syn",
+		"eval --checkpoint tests/fixtures/models_knresnet18_fcn_weights.safetensors --root %s/syn",
+		"eval --checkpoint %s/run/best.safetensors --root %s/missing",
+		"predict --checkpoint %s/run/best.safetensors --out %s/x %s/none.png",
+		"predict --checkpoint %s/run/best.safetensors --out %s/x --format gif %s/syn",
+		"predict --checkpoint %s/run/best.safetensors --out %s/x --scales 0,1 %s/syn",
+		"score --pred %s/empty --root %s/syn",
+		"info --arch knresnet99",
+		"info --width -1",
+		"bench --size 33x32",
+		"bench --ops --json",
+		"synth --out %s/syn2 --size 0x0",
+		"data --root %s/missing",
+	};
+	char args[4096], *err;
+
+	(void)state;
+	snprintf(args, sizeof(args), "mkdir -p %s/empty", dir);
+	assert_int_equal(system(args), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc;
+
+		snprintf(args, sizeof(args), bad[i], dir, dir, dir);
+		rc = run_knseg(dir, args, NULL, &err);
+		if (rc == 0 || !strstr(err, "knseg") || !strchr(err, '\n'))
+			fail_msg("'%s': status %d, stderr '%s'", args, rc, err);
+		free(err);
+	}
+}
+
 /* A w x h file under root of the one label value v. */
 static void write_flat(const char *root, const char *name, uint8_t v)
 {
@@ -400,96 +497,87 @@ static void test_score_duplicate_names(void **state)
 	tmpdir_remove(root);
 }
 
-/* The line after the one p is in. */
-static const char *next_line(const char *p)
+/* Two label PNGs hold the same values. */
+static void assert_same_labels(const char *a, const char *b)
 {
-	p = strchr(p, '\n');
-	assert_non_null(p);
-	return p + 1;
+	struct label_image la, lb;
+
+	assert_int_equal(label_read(a, &la), 0);
+	assert_int_equal(label_read(b, &lb), 0);
+	assert_int_equal(la.w, lb.w);
+	assert_int_equal(la.h, lb.h);
+	assert_memory_equal(la.u8, lb.u8, (size_t)la.w * la.h);
+	label_free(&la);
+	label_free(&lb);
 }
 
 /*
- * The ops of one "knseg bench --ops" section: the kinds table's counts (up to "rest")
- * added up, and the layer lines that follow "layers, slowest first" counted.
+ * --crop alone: windows every 3/4 of the window, as --stride 24x24 says for 32x32
+ * windows (with the former 768x384 stride most pixels had no window and came out 0).
+ * A stride larger than the window is a usage error.
  */
-static void bench_ops_counts(const char *out, const char *section, int *kinds, int *layers)
+static void test_slide_stride_follows_crop(void **state)
 {
-	const char *p = strstr(out, section);
-	char name[64];
-	int count;
-
-	assert_non_null(p);
-	*kinds = *layers = 0;
-	/* Past the section's title and the table's column names. */
-	for (p = next_line(next_line(p)); strncmp(p, "rest ", 5); p = next_line(p)) {
-		assert_int_equal(sscanf(p, "%63s %d", name, &count), 2);
-		*kinds += count;
-	}
-	p = next_line(p);
-	assert_true(strncmp(p, "layers, slowest first", 21) == 0);
-	for (p = next_line(p); strncmp(p, "  ", 2) == 0; p = next_line(p))
-		++*layers;
-}
-
-/* bench --ops: per kind of op, then every layer once, for inference and training. */
-static void test_bench_ops(void **state)
-{
-	static const char *const sections[] = {"forward (inference), mean ms per iteration",
-					       "training step, mean ms per iteration"};
-	char *out;
+	static const char *const strides[] = {"", "--stride 24x24"};
+	char args[4096], a[600], b[600], *err;
 
 	(void)state;
-	assert_int_equal(run_knseg(dir,
-				   "bench --ops --width 0.0625 --size 64x32 --batch 1 --iters 1 "
-				   "--warmup 0 --threads 1",
-				   &out, NULL),
-			 0);
 	for (int i = 0; i < 2; i++) {
-		int kinds, layers;
-
-		bench_ops_counts(out, sections[i], &kinds, &layers);
-		assert_true(layers > 10);
-		assert_int_equal(kinds, layers);
+		snprintf(args, sizeof(args),
+			 "predict --checkpoint tests/fixtures/models_knresnet18_fpn_weights.safetensors "
+			 "--out %s/slide%d --quiet --format trainid --mode slide --crop 32x32 %s "
+			 "%s/syn/leftImg8bit/val", dir, i, strides[i], dir);
+		assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
 	}
-	assert_non_null(strstr(out, "\n  head.cls "));
-	free(out);
+	snprintf(a, sizeof(a), "%s/slide0/synth/synth_000000_000000_leftImg8bit_trainIds.png", dir);
+	snprintf(b, sizeof(b), "%s/slide1/synth/synth_000000_000000_leftImg8bit_trainIds.png", dir);
+	assert_same_labels(a, b);
+	snprintf(args, sizeof(args),
+		 "predict --checkpoint %s/run/best.safetensors --out %s/slide2 --mode slide "
+		 "--stride 40x24 --crop 32x32 %s/syn/leftImg8bit/val", dir, dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 2);
+	assert_non_null(strstr(err, "--stride 40x24 is larger than the window 32x32"));
+	free(err);
+	snprintf(args, sizeof(args),
+		 "eval --checkpoint %s/run/best.safetensors --root %s/syn --stride 2000x100", dir,
+		 dir);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 2);
+	assert_non_null(strstr(err, "--stride 2000x100 is larger than the window 1024x512"));
+	free(err);
 }
 
-/* Each command with bad words exits non-zero and says why on one line. */
-static void test_errors(void **state)
+/*
+ * Under an address-space limit that one 128x64 image fits in easily, a 8192x2048 image
+ * (its class scores alone need 1.2 GB) fails with a message naming it and the bytes
+ * needed, and the small image in the same run still gets its mask. OpenBLAS's start-up
+ * reserves memory per core, so the run is held to one thread.
+ */
+static void test_predict_image_too_large_for_memory(void **state)
 {
-	static const char *const bad[] = {
-		"frobnicate",
-		"train --nope",
-		"eval --checkpoint tests/fixtures/train_step_label.png --root %s/syn",
-		"eval --checkpoint %s/nothing.safetensors --root %s/syn",
-		"eval --checkpoint tests/fixtures/models_knresnet18_fcn_weights.safetensors --root %s/syn",
-		"eval --checkpoint %s/run/best.safetensors --root %s/missing",
-		"predict --checkpoint %s/run/best.safetensors --out %s/x %s/none.png",
-		"predict --checkpoint %s/run/best.safetensors --out %s/x --format gif %s/syn",
-		"predict --checkpoint %s/run/best.safetensors --out %s/x --scales 0,1 %s/syn",
-		"score --pred %s/empty --root %s/syn",
-		"info --arch knresnet99",
-		"info --width -1",
-		"bench --size 33x32",
-		"bench --ops --json",
-		"synth --out %s/syn2 --size 0x0",
-		"data --root %s/missing",
-	};
-	char args[4096], *err;
+	char args[4096], path[600], *out, *err;
+	struct image big;
 
 	(void)state;
-	snprintf(args, sizeof(args), "mkdir -p %s/empty", dir);
-	assert_int_equal(system(args), 0);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int rc;
-
-		snprintf(args, sizeof(args), bad[i], dir, dir, dir);
-		rc = run_knseg(dir, args, NULL, &err);
-		if (rc == 0 || !strstr(err, "knseg") || !strchr(err, '\n'))
-			fail_msg("'%s': status %d, stderr '%s'", args, rc, err);
-		free(err);
+	if (TEST_ASAN) {
+		printf("skipped: AddressSanitizer cannot run under an address-space limit\n");
+		skip();
 	}
+	image_init(&big, 8192, 2048);
+	snprintf(path, sizeof(path), "%s/sizes/big.png", dir);
+	snprintf(args, sizeof(args), "mkdir -p %s/sizes && cp %s/syn/leftImg8bit/val/synth/"
+		 "*_000000_000000_* %s/sizes/small.png", dir, dir, dir);
+	assert_int_equal(system(args), 0);
+	assert_int_equal(image_write_png(path, &big), 0);
+	image_free(&big);
+	snprintf(args, sizeof(args), "predict --checkpoint %s/run/best.safetensors --out %s/sout "
+		 "--threads 1 %s/sizes", dir, dir, dir);
+	assert_int_equal(run_knseg_with(dir, "ulimit -v 1000000; OPENBLAS_NUM_THREADS=1 timeout 120",
+					args, &out, &err), 1);
+	assert_non_null(strstr(err, "big.png': image of 8192 x 2048: out of memory allocating"));
+	assert_non_null(strstr(out, "2 images, 1 failed"));
+	snprintf(path, sizeof(path), "%s/sout/small_trainIds.png", dir);
+	assert_true(access(path, R_OK) == 0);
+	free(out), free(err);
 }
 
 int main(void)
@@ -506,6 +594,8 @@ int main(void)
 		cmocka_unit_test(test_score_exact_names),
 		cmocka_unit_test(test_score_prediction_values),
 		cmocka_unit_test(test_score_duplicate_names),
+		cmocka_unit_test(test_slide_stride_follows_crop),
+		cmocka_unit_test(test_predict_image_too_large_for_memory),
 		cmocka_unit_test(test_bench_ops),
 		cmocka_unit_test(test_errors),
 	};

@@ -2,7 +2,8 @@
  * The public API (nets/knseg.h): whole-image segmentation equals the model run by hand
  * (normalize, pad, forward, crop, argmax); probabilities sum to 1; a sliding window
  * covering the whole image equals the whole-image pass; flipping and scales average
- * passes; errors are reported.
+ * passes; a stride larger than the window still covers every pixel; errors are
+ * reported, and an image whose buffers cannot be allocated is an error, not an abort.
  */
 #include "tests/testutil.h"
 
@@ -13,8 +14,12 @@
 #include "nets/model.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define CKPT "tests/fixtures/models_knresnet18_fpn_weights.safetensors"
 #define W 70
@@ -139,6 +144,125 @@ static void test_slide_flip_scales(void **state)
 	free(rgb), free(pa), free(pb), free(pc);
 }
 
+/* Every pixel's K probabilities are finite and sum to 1. */
+static void assert_distributions(const float *p)
+{
+	for (int i = 0; i < W * H; i++) {
+		double sum = 0;
+
+		for (int c = 0; c < K; c++) {
+			if (!isfinite(p[c * W * H + i]))
+				fail_msg("pixel (%d, %d): class %d probability %g", i % W, i / W, c,
+					 (double)p[c * W * H + i]);
+			sum += p[c * W * H + i];
+		}
+		if (fabs(sum - 1) > 1e-5)
+			fail_msg("pixel (%d, %d): probabilities sum to %g", i % W, i / W, sum);
+	}
+}
+
+/*
+ * Windows of 32x32 every 64x48 pixels would leave gaps: the stride is taken as the
+ * window's side, the same as asking for windows every 32x32.
+ */
+static void test_slide_stride_beyond_crop(void **state)
+{
+	struct knseg *ks;
+	struct knseg_options o = knseg_default_options();
+	uint8_t *rgb = random_rgb(3), a[W * H], b[W * H];
+	float *pa = malloc(K * W * H * 4), *pb = malloc(K * W * H * 4);
+
+	(void)state;
+	assert_int_equal(knseg_open(&ks, CKPT), 0);
+	o.mode = KNSEG_SLIDE;
+	o.crop_w = o.crop_h = 32;
+	o.stride_w = 64;
+	o.stride_h = 48;
+	assert_int_equal(knseg_segment(ks, rgb, W, H, &o, a, pa), 0);
+	assert_distributions(pa);
+	o.stride_w = o.stride_h = 32;
+	assert_int_equal(knseg_segment(ks, rgb, W, H, &o, b, pb), 0);
+	assert_memory_equal(pa, pb, K * W * H * 4);
+	assert_memory_equal(a, b, sizeof(a));
+	knseg_close(ks);
+	free(rgb), free(pa), free(pb);
+}
+
+/* Bytes of address space the process holds now. */
+static size_t address_space_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long pages = 0;
+
+	if (!f || fscanf(f, "%lu", &pages) != 1)
+		pages = 0;
+	if (f)
+		fclose(f);
+	return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * In a child under an address-space limit 256 MiB above what it holds: segmenting a
+ * 16384x16384 image (whole, sliding, with probabilities, or its logits) fails with
+ * KN_ENOMEM and a message giving the bytes, and a small image still segments after.
+ * Returns the child's exit status: 0, or the number of the check that failed.
+ */
+static int segment_under_limit(void)
+{
+	const int big = 16384;
+	struct knseg_options o = knseg_default_options();
+	uint8_t *huge = calloc((size_t)big * big, 3), *rgb = random_rgb(4), lab[W * H];
+	struct rlimit lim;
+	struct knseg *ks;
+
+	if (!huge || knseg_open(&ks, CKPT) < 0)
+		return 1;
+	lim.rlim_cur = lim.rlim_max = address_space_bytes() + ((size_t)256 << 20);
+	if (setrlimit(RLIMIT_AS, &lim) < 0)
+		return 2;
+	if (knseg_segment(ks, huge, big, big, NULL, lab, NULL) != KN_ENOMEM)
+		return 3;
+	if (!strstr(knseg_errmsg(), "16384 x 16384") || !strstr(knseg_errmsg(), "bytes"))
+		return 4;
+	o.mode = KNSEG_SLIDE;
+	o.crop_w = o.crop_h = o.stride_w = o.stride_h = 64;
+	if (knseg_segment(ks, huge, big, big, &o, lab, NULL) != KN_ENOMEM)
+		return 5;
+	if (knseg_logits(ks, huge, big, big, NULL) != KN_ENOMEM)
+		return 6;
+	/* The normalized image alone fits; the class scores do not. */
+	if (knseg_segment(ks, huge, 4096, 4096, NULL, lab, NULL) != KN_ENOMEM)
+		return 7;
+	if (knseg_segment(ks, rgb, W, H, NULL, lab, NULL) != 0)
+		return 8;
+	knseg_close(ks);
+	free(huge);
+	free(rgb);
+	return 0;
+}
+
+static void test_segment_out_of_memory(void **state)
+{
+	pid_t pid;
+	int status;
+
+	(void)state;
+	if (TEST_ASAN) {
+		printf("skipped: AddressSanitizer cannot run under an address-space limit\n");
+		skip();
+	}
+	fflush(stdout);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(segment_under_limit());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status))
+		fail_msg("the child died of signal %d", WTERMSIG(status));
+	if (WEXITSTATUS(status))
+		fail_msg("check %d failed in the child", WEXITSTATUS(status));
+}
+
 static void test_errors(void **state)
 {
 	struct knseg *ks;
@@ -165,8 +289,11 @@ static void test_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		/* First: its forked child must not inherit a running OpenMP thread pool. */
+		cmocka_unit_test(test_segment_out_of_memory),
 		cmocka_unit_test(test_whole_image_matches_model),
 		cmocka_unit_test(test_slide_flip_scales),
+		cmocka_unit_test(test_slide_stride_beyond_crop),
 		cmocka_unit_test(test_errors),
 	};
 

@@ -173,11 +173,17 @@ static char *read_output(const char *dir, const char *name)
 
 int run_knseg(const char *dir, const char *args, char **out, char **err)
 {
+	return run_knseg_with(dir, "", args, out, err);
+}
+
+int run_knseg_with(const char *dir, const char *before, const char *args, char **out,
+		   char **err)
+{
 	char cmd[8192];
 	int status;
 
-	snprintf(cmd, sizeof(cmd), "'%s' %s >'%s/out' 2>'%s/err'", knseg_program_or_skip(), args,
-		 dir, dir);
+	snprintf(cmd, sizeof(cmd), "%s '%s' %s >'%s/out' 2>'%s/err'", before,
+		 knseg_program_or_skip(), args, dir, dir);
 	status = system(cmd);
 	assert_true(status != -1 && WIFEXITED(status));
 	if (out)

@@ -68,6 +68,25 @@ const char *knseg_program_or_skip(void);
 int run_knseg(const char *dir, const char *args, char **out, char **err);
 
 /*
+ * The same with shell words run before it, e.g. "ulimit -v 1000000;" or
+ * "OPENBLAS_NUM_THREADS=1" (as a prefix of the command).
+ */
+int run_knseg_with(const char *dir, const char *before, const char *args, char **out,
+		   char **err);
+
+/* Whether this build runs under AddressSanitizer (which cannot run under RLIMIT_AS). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifndef TEST_ASAN
+#define TEST_ASAN 0
+#endif
+
+/*
  * The thread counts that results must not depend on: 1, the machine's 2, and counts
  * above the cores, whose uneven shares of work cut the loops elsewhere.
  */
