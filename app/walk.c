@@ -37,30 +37,12 @@ static char *dup_str(const char *s)
 	return d;
 }
 
-static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *format(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	char *s;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	CHECK(n >= 0);
-	s = xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
 /* a/b, or b alone when a is empty; no second slash when a ends in one ("in/"). */
 static char *join(const char *a, const char *b)
 {
 	size_t n = strlen(a);
 
-	return n ? format("%s%s%s", a, a[n - 1] == '/' ? "" : "/", b) : dup_str(b);
+	return n ? xformat("%s%s%s", a, a[n - 1] == '/' ? "" : "/", b) : dup_str(b);
 }
 
 static bool is_image_name(const char *name)
@@ -190,7 +172,7 @@ static int walk_entry(struct walk *w, const char *root, const char *rel, const c
 		/* A dangling link that does not look like an image is no input. */
 		if (!image && errno == ENOENT)
 			goto out;
-		add(w->list, path, sub, format("cannot read '%s': %s", path, strerror(errno)), NULL);
+		add(w->list, path, sub, xformat("cannot read '%s': %s", path, strerror(errno)), NULL);
 		return 0;
 	}
 	if (S_ISDIR(st.st_mode)) {
@@ -204,7 +186,7 @@ static int walk_entry(struct walk *w, const char *root, const char *rel, const c
 		goto out;
 	w->found++;
 	if (!S_ISREG(st.st_mode))
-		add(w->list, path, sub, format("'%s': not a regular file", path), &st);
+		add(w->list, path, sub, xformat("'%s': not a regular file", path), &st);
 	else if (take(w, &st))
 		add(w->list, path, sub, NULL, &st);
 	else
@@ -249,7 +231,7 @@ static int walk_input(struct walk *w, const char *input)
 	if (!S_ISDIR(st.st_mode)) {
 		if (!S_ISREG(st.st_mode))
 			add(w->list, dup_str(input), dup_str(input),
-			    format("'%s': not a regular file", input), &st);
+			    xformat("'%s': not a regular file", input), &st);
 		else if (take(w, &st))
 			add(w->list, dup_str(input), dup_str(base ? base + 1 : input), NULL, &st);
 		return 0;
@@ -341,7 +323,7 @@ void walk_name_outputs(struct walk_list *l)
 
 		if (strcmp(first->stem, it->stem))
 			continue;
-		it->error = format("'%s' and '%s' would have the same output names ('%s_*'); "
+		it->error = xformat("'%s' and '%s' would have the same output names ('%s_*'); "
 				   "rename one or predict them into separate folders",
 				   it->path, first->path, it->stem);
 		order[k] = first; /* a third one names the first too */

@@ -67,15 +67,9 @@ void dataset_problem_add(struct dataset_problems *p, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	CHECK(n >= 0);
-	msg = xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(msg, (size_t)n + 1, fmt, ap);
+	msg = xvformat(fmt, ap);
 	va_end(ap);
 	p->msgs = xrealloc(p->msgs, (size_t)(p->count + 1) * sizeof(*p->msgs));
 	p->msgs[p->count++] = msg;

@@ -108,3 +108,29 @@ void *kn_try_malloc_aligned(size_t n, size_t size, const char *what)
 {
 	return try_malloc(n, size, 64, what);
 }
+
+char *xvformat(const char *fmt, va_list ap)
+{
+	va_list ap2;
+	int n;
+	char *s;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	CHECK(n >= 0);
+	s = xmalloc((size_t)n + 1);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
+char *xformat(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = xvformat(fmt, ap);
+	va_end(ap);
+	return s;
+}

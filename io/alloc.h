@@ -20,6 +20,7 @@
 #ifndef KNSEG_IO_ALLOC_H
 #define KNSEG_IO_ALLOC_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -35,6 +36,10 @@ void *kn_xmalloc_aligned(size_t size, const char *file, int line);
 #define xcalloc(n, size) kn_xcalloc((n), (size), __FILE__, __LINE__)
 #define xrealloc(p, size) kn_xrealloc((p), (size), __FILE__, __LINE__)
 #define xmalloc_aligned(size) kn_xmalloc_aligned((size), __FILE__, __LINE__)
+
+/* A new string formatted as printf would (aborts on exhaustion, as xmalloc); free it. */
+char *xformat(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvformat(const char *fmt, va_list ap);
 
 /* *out = a * b; false (and *out untouched) on overflow. */
 bool kn_size_mul(size_t *out, size_t a, size_t b);
