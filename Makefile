@@ -7,7 +7,7 @@
 #   make fuzz         build the libFuzzer targets (tests/fuzz/fuzz_*.c) with clang
 #   make fuzz-run     run each fuzz target for FUZZ_SECONDS
 #   make fixtures     regenerate the PyTorch reference fixtures (needs python3-torch)
-#   make bench        knseg against PyTorch and OpenBLAS sgemm on the design's workloads
+#   make bench        knseg against PyTorch and OpenBLAS sgemm on the reference workloads
 #                     (BENCH_WORKLOADS=file for others), in one run on this machine
 #
 # Benchmark and example programs (tests/bench_*.c, tests/example_*.c) are built with the

@@ -1,5 +1,5 @@
 /*
- * Training augmentation and input normalization of one sample (design.md 3.4): an RGB
+ * Training augmentation and input normalization of one sample (datasets/README.md): an RGB
  * image and its label map become a float CHW network input and a uint8 label map.
  *
  *     struct augment_config c;

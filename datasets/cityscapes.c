@@ -1,5 +1,5 @@
 /*
- * The Cityscapes layout (design.md 3.1): images ROOT/leftImg8bit/SPLIT/CITY/
+ * The Cityscapes layout (datasets/README.md): images ROOT/leftImg8bit/SPLIT/CITY/
  * BASE_leftImg8bit.png matched by BASE with labels ROOT/gtFine/SPLIT/CITY/
  * BASE_gtFine_labelIds.png (or _labelTrainIds.png) and instances
  * BASE_gtFine_instanceIds.png. See dataset.h.

@@ -1,6 +1,6 @@
 /*
  * The official Cityscapes label table (the 34 labelIds of cityscapesScripts' labels.py,
- * plus "license plate" with id -1), as listed in the design's cityscapes-labels.tsv:
+ * plus "license plate" with id -1), as in the official Cityscapes label table:
  * name, labelId, trainId (255 = not trained), category and its id, whether the class
  * has instances, whether the evaluation ignores it, and its colour.
  */

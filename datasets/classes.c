@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The CamVid classes and colours of design's camvid-labels.tsv; raw 11 is void. */
+/* The CamVid classes and colours of the CamVid class table; raw 11 is void. */
 static const struct {
 	const char *name;
 	uint8_t color[3];

@@ -12,7 +12,7 @@
  *     }
  *     dataset_free(&d);
  *
- * Layouts (design.md 3.1, 3.2): Cityscapes (leftImg8bit/ and gtFine/ under a root) and
+ * Layouts (datasets/README.md): Cityscapes (leftImg8bit/ and gtFine/ under a root) and
  * list files of "image label" lines relative to the list's folder, with a class table.
  * datasets/README.md describes both for users, with the class table file format.
  *

@@ -1,5 +1,5 @@
 /*
- * The list layout (design.md 3.2): a text file of "IMAGE [LABEL]" lines, paths
+ * The list layout (datasets/README.md): a text file of "IMAGE [LABEL]" lines, paths
  * relative to the list's folder. See dataset.h for the syntax. Malformed lines fail
  * the opening with the list's name and line number; missing files are problems (a
  * lenient opening goes on without them).

@@ -1,6 +1,6 @@
 /*
  * The data loader: worker threads read and augment the next batches while the network
- * computes, and hand them to the consumer in a fixed order (design.md 3.4).
+ * computes, and hand them to the consumer in a fixed order (datasets/README.md).
  *
  *     struct loader_config c;
  *     struct loader_source src;

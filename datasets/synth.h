@@ -1,6 +1,6 @@
 /*
  * A procedural street-scene generator: cartoon road scenes rendered with their exact
- * Cityscapes annotations, written in the Cityscapes layout (design.md 3.1). It is the
+ * Cityscapes annotations, written in the Cityscapes layout (datasets/README.md). It is the
  * built-in dataset of the demo and of tests that need labelled images without real data.
  *
  *     struct synth_frame fr;

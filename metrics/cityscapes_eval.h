@@ -1,6 +1,6 @@
 /*
  * The official Cityscapes pixel-level evaluation (cityscapesScripts'
- * evalPixelLevelSemanticLabeling.py, as design.md section 4 states its rules): class
+ * evalPixelLevelSemanticLabeling.py, as metrics/README.md states its rules): class
  * IoU and iIoU, category IoU and iIoU, and their averages, from labelId masks.
  *
  *     struct cityscapes_eval e;

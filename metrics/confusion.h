@@ -1,6 +1,6 @@
 /*
  * Confusion matrices of semantic segmentation and the scores taken from them
- * (design.md section 4).
+ * (metrics/README.md).
  *
  *     struct confusion c;
  *     confusion_init(&c, 19);

@@ -1,6 +1,6 @@
 /*
  * knseg checkpoints: safetensors files (io/safetensors.h) holding a network's
- * parameters under their graph names and string metadata (design.md 2.5):
+ * parameters under their graph names and string metadata (nets/README.md 2.2):
  *
  *   format       "knseg-1"
  *   kind         "model" (weights of a whole network), "train" (model plus optimizer

@@ -1,5 +1,5 @@
 /*
- * Statistics dropout of kernel normalization (design.md 1.1-1.3): keep masks and the
+ * Statistics dropout of kernel normalization (nets/README.md 1): keep masks and the
  * inference modes.
  *
  * KernelNorm and KNConv take the mean and variance of each normalization unit from a

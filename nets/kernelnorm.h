@@ -1,5 +1,5 @@
 /*
- * KernelNorm (design.md 1.1), NCHW float32: the general form and the 1x1 form.
+ * KernelNorm (nets/README.md 1.1), NCHW float32: the general form and the 1x1 form.
  *
  * General form: the input X (n, c, h, w) is zero-padded by (left, right, top, bottom);
  * every kh x kw window of the padded input across all c channels is one normalization

@@ -1,5 +1,5 @@
 /*
- * KNConv2d, the kernel normalized convolution (design.md 1.2), NCHW float32, groups 1,
+ * KNConv2d, the kernel normalized convolution (nets/README.md 1.2), NCHW float32, groups 1,
  * dilation 1, bias always present.
  *
  * KNConv is KernelNorm (kernel k, stride s, padding, statistics dropout p) followed by a

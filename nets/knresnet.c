@@ -1,5 +1,5 @@
 /*
- * KNResNet backbones and segmentation heads as graphs. See knresnet.h and the design
+ * KNResNet backbones and segmentation heads as graphs. See knresnet.h and nets/README.md 2
  * reference (section 2) for the tables these builders follow.
  *
  * A builder appends ops to the graph; every helper takes the id of its input value and

@@ -1,7 +1,7 @@
 /*
  * KNResNet-18/34/50 backbones and the segmentation heads, built as graphs (graph.h).
  *
- * The networks follow the design reference exactly: pre-activation blocks (ReLU then
+ * The networks follow nets/README.md 2 exactly: pre-activation blocks (ReLU then
  * KNConv), identity shortcuts without a ReLU after the add, transition blocks (ReLU,
  * KNConv 2x2 with asymmetric padding, MaxPool 2x2/2), Kaiming-normal fan_out init.
  * Parameter names are the reference PyTorch names prefixed by "backbone." (head

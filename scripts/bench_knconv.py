@@ -4,7 +4,7 @@ Usage: /usr/bin/python3 scripts/bench_knconv.py [--reps N] [--rounds R] [--threa
            [--p P] [--bench build/release/tests/bench_knconv]
 
 Shape: input 2x256x64x128, KNConv 2x2 pad (1,1,1,1), 256 outputs, bias, training mode
-with statistics dropout p (default 0.05). The PyTorch layer is the design's efficient
+with statistics dropout p (default 0.05). The PyTorch layer is the efficient
 formulation: F.pad, conv2d of the padded input, dropout of the padded input, per-pixel
 channel sums of Xd and Xd^2, avg_pool2d box sums, y = (A - mu SW) / s + b; backward to
 input, weight and bias through autograd. Each round runs the C benchmark

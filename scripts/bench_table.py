@@ -19,13 +19,13 @@ fastest time and its largest memory (see combine).
 Prints the sgemm peaks, the table (times are medians of a run's iterations, the fastest
 run of the rounds; ratios are reference time / knseg time, above 1 meaning knseg is
 faster), knseg's throughput and memory per workload, the
-scaling with input size and with threads, and the design's targets for the reference
-workload (design section 6).
+scaling with input size and with threads, and knseg's targets for the reference
+workload (README, Performance).
 """
 import json
 import sys
 
-# The design's reference workload and its targets (training step, forward pass).
+# knseg's reference workload and its targets (training step, forward pass).
 REFERENCE = ("knresnet18", "fcn", 1.0, 2, 512, 256, 2)
 TARGET_TRAIN, TARGET_FORWARD = 1.5, 1.2
 

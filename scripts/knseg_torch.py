@@ -1,6 +1,6 @@
 """PyTorch models of knseg's networks, for parity fixtures, benchmarks and imports.
 
-Written from the design reference: KNResNet-18/34/50 backbones with the reference
+Written from nets/README.md 2: KNResNet-18/34/50 backbones with the reference
 parameter names, the fcn and fpn heads with knseg's names ("backbone." and "head."
 prefixes), and two ways of computing the KN statistics:
 

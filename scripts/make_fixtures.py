@@ -3,7 +3,7 @@
 Usage: /usr/bin/python3 scripts/make_fixtures.py tests/fixtures
 
 Each scripts/ref_*.py module defines generate(outdir); they are run in name order.
-The references are written from the formulas of the design document, in double where
+The references are written from the formulas of nets/README.md and metrics/README.md, in double where
 the module says so, and saved as float32.
 """
 import glob

@@ -1,7 +1,7 @@
 """Fixtures for tests/test_cityscapes_eval.c: the official Cityscapes pixel-level rules.
 
 A reference of the evaluation of cityscapesScripts (evalPixelLevelSemanticLabeling.py),
-written in NumPy from the rules of design.md section 4, applied to small synthetic
+written in NumPy from the rules of metrics/README.md, applied to small synthetic
 labelId / prediction / instanceId maps.
 
 Rules (C: the 34 x 34 confusion over labelIds, rows ground truth, columns prediction):

@@ -1,6 +1,6 @@
-"""Reference fixtures of kernel normalization (design.md 1.1-1.3): group "kn".
+"""Reference fixtures of kernel normalization (nets/README.md 1): group "kn".
 
-Written from the design formulas in float64 with autograd, saved as float32:
+Written from the formulas of nets/README.md 1 in float64 with autograd, saved as float32:
 
   KernelNorm (general): zero-pad (left, right, top, bottom), unfold every window across
       all channels into a unit, mean and biased variance per unit, normalize, tile the
@@ -129,7 +129,7 @@ def gen_knconv(outdir, name, shape, seed, p=0.0):
     dout = randn(seed + 3, *ref.shape).double()
     ou, mu, var, gu = grads(lambda: knconv_unfold(x, wt, b, s, pad, p), dout, x, wt, b)
     ob, mb, vb, gb = grads(lambda: knconv_boxsum(x, wt, b, s, pad, p), dout, x, wt, b)
-    # The two formulations of the design must agree (float64).
+    # The two formulations (nets/README.md 1.1 and 1.2) must agree (float64).
     for u, v in zip((ou, mu, var) + gu, (ob, mb, vb) + gb):
         assert torch.allclose(u, v, rtol=1e-9, atol=1e-9), name
     tensors = (("in", x), ("weight", wt), ("bias", b), ("dout", dout), ("out", ob),

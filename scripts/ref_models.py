@@ -1,7 +1,7 @@
 """Whole-network parity fixtures: every arch x head at a small width and size.
 
 For each combination, a PyTorch model of the network (scripts/knseg_torch.py, written
-from the design reference, reference parameter names) gets random weights and random
+from nets/README.md 2, reference parameter names) gets random weights and random
 biases, runs in float64 on a fixed input with p = 0 (so training and every inference
 mode agree), and the fixtures hold:
 

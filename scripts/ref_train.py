@@ -3,7 +3,7 @@
 The knresnet18 + fcn network of the model fixtures (width 0.02, 5 classes, p = 0) takes
 one SGD step (lr 0.1, no momentum, no weight decay) on one 64x32 image with the
 cross-entropy loss (255 ignored), the image normalized as knseg does:
-(pixel / 255 - ImageNet mean) / ImageNet std. Written in float64 from the design.
+(pixel / 255 - ImageNet mean) / ImageNet std. Written in float64 from nets/README.md.
 
   train_step_image.png, train_step_label.png, train_step.txt (list), train_step_classes.txt
   train_step_after.safetensors   the parameters after the step (knseg names)

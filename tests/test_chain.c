@@ -11,7 +11,7 @@
  * parameter (all at once and each group alone), is compared with central differences:
  *
  * - of a double-precision reference of the same chain written in this file from the
- *   definitions (KNConv from design.md 1.2, the others from tests/layers_ref.h): with
+ *   definitions (KNConv from nets/README.md 1.2, the others from tests/layers_ref.h): with
  *   eps = 1e-6 the difference is accurate to ~1e-9, so the only error left is the float
  *   backward's own, and the tolerance is 1e-4 relative;
  * - of the float chain itself (loss in double): its forward carries ~5e-8 absolute noise

@@ -1,6 +1,6 @@
 /*
  * Tests of datasets/classes.c: the cityscapes presets against the official table
- * (every labelId), the camvid preset against the design's camvid-labels.tsv, the class
+ * (every labelId), the camvid preset against the CamVid class table of the shared docs, when present, the class
  * table file format (valid files, every kind of error with its line number, round trips
  * through class_table_format) and the mapping of label values.
  */
@@ -99,7 +99,7 @@ static void test_camvid_preset(void **state)
 	assert_memory_equal(t.colors[10], ((uint8_t[]){0, 128, 192}), 3);
 }
 
-/* The camvid preset row by row against the design's TSV, when it is there. */
+/* The camvid preset row by row against the shared docs' TSV, when it is there. */
 static void test_camvid_preset_matches_tsv(void **state)
 {
 	const char *data = shared_data_dir();

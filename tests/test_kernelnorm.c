@@ -447,7 +447,7 @@ static void test_mask_keep_rate(void **state)
 
 /*
  * Over many masks, the sampled mean of each unit averages to the plain mean, and the
- * sampled variance to the expected-mode variance (the derivation of design.md 1.3),
+ * sampled variance to the expected-mode variance (the derivation of nets/README.md 1.3),
  * both within 5 standard errors of the Monte-Carlo mean.
  */
 static void check_dropout_statistics(const struct kernelnorm_geom *g, bool fast1x1)

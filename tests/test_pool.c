@@ -260,7 +260,7 @@ static void test_gradcheck(void **state)
 }
 
 /*
- * The row-major scan of design and pool.h, in float with its NaN rule: the reference for
+ * The row-major scan of pool.h, in float with its NaN rule: the reference for
  * the split-row scan and the vectorized stride-2 path of pool.c.
  */
 static void scan_maxpool(float *out, int32_t *argmax, const float *x, const struct pool_geom *g)
