@@ -118,8 +118,8 @@ static void op_times_start(struct model *m, struct op_times *t)
 static void op_kinds_print(const struct model *m, const struct op_times *t, int iters,
 			   double step_s, const char *what)
 {
-	double kind_f[OP_RESIZE + 1] = {0}, kind_b[OP_RESIZE + 1] = {0}, sum = 0;
-	int count[OP_RESIZE + 1] = {0};
+	double kind_f[OP_KIND_COUNT] = {0}, kind_b[OP_KIND_COUNT] = {0}, sum = 0;
+	int count[OP_KIND_COUNT] = {0};
 
 	for (int i = 0; i < m->g.nops; i++) {
 		enum op_kind k = m->g.ops[i].kind;
@@ -131,7 +131,7 @@ static void op_kinds_print(const struct model *m, const struct op_times *t, int 
 	}
 	printf("\n%s, mean ms per iteration:\n%-14s %5s %9s %9s %6s\n", what, "op", "count",
 	       "forward", "backward", "share");
-	for (int k = 0; k <= OP_RESIZE; k++) {
+	for (int k = 0; k < OP_KIND_COUNT; k++) {
 		if (count[k])
 			printf("%-14s %5d %9.2f %9.2f %5.1f%%\n", graph_op_kind_name(k), count[k],
 			       1e3 * kind_f[k] / iters, 1e3 * kind_b[k] / iters,

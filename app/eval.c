@@ -6,7 +6,7 @@
  */
 #include "app/args.h"
 #include "app/commands.h"
-#include "app/evaluate.h"
+#include "app/split_eval.h"
 #include "io/error.h"
 #include "nets/knseg.h"
 

@@ -14,7 +14,7 @@
  */
 #include "app/args.h"
 #include "app/commands.h"
-#include "app/evaluate.h"
+#include "app/split_eval.h"
 #include "app/walk.h"
 #include "datasets/cityscapes_labels.h"
 #include "io/alloc.h"

@@ -11,7 +11,7 @@
  * from (seed, iteration, op), augmentation from (seed, epoch, position)), and the
  * learning rate is a function of the iteration.
  */
-#include "app/evaluate.h"
+#include "app/split_eval.h"
 #include "app/train.h"
 #include "io/clock.h"
 #include "io/error.h"

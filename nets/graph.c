@@ -90,6 +90,7 @@ const char *graph_op_kind_name(enum op_kind kind)
 		[OP_RELU] = "relu",     [OP_MAXPOOL] = "maxpool", [OP_ADD] = "add",
 		[OP_RESIZE] = "resize",
 	};
+	_Static_assert(sizeof(names) / sizeof(names[0]) == OP_KIND_COUNT, "a name per op kind");
 
 	CHECK((unsigned)kind < sizeof(names) / sizeof(names[0]));
 	return names[kind];

@@ -26,6 +26,9 @@ enum op_kind {
 	OP_RESIZE,   /* bilinear, align_corners = false, to the output value's size */
 };
 
+/* The number of kinds: the last one + 1 (graph.c asserts that every kind has a name). */
+#define OP_KIND_COUNT (OP_RESIZE + 1)
+
 #define GRAPH_NAME_MAX 64
 
 struct graph_value {

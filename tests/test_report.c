@@ -16,7 +16,7 @@
 #include <string.h>
 
 /*
- * The hand example of test_metrics.c with a fourth class that never occurs:
+ * The hand example of test_confusion.c with a fourth class that never occurs:
  *   row 0 [2 1 0 0 | 1], row 1 [1 1 0 0 | 1], row 2 [0 0 1 0 | 0], row 3 zeros;
  *   IoU 0.4 0.25 1 nan, Acc 0.5 1/3 1 nan, aAcc 4/8.
  */

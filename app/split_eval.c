@@ -1,5 +1,5 @@
-/* Dataset evaluation from a network or from prediction files. See evaluate.h. */
-#include "app/evaluate.h"
+/* Dataset evaluation from a network or from prediction files. See split_eval.h. */
+#include "app/split_eval.h"
 #include "datasets/cityscapes_labels.h"
 #include "io/alloc.h"
 #include "io/error.h"

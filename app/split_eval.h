@@ -9,8 +9,8 @@
  * scores. Otherwise the plain confusion matrix over the dataset's classes, ignoring
  * pixels whose ground truth is ignore (metrics/confusion.h).
  */
-#ifndef KNSEG_APP_EVALUATE_H
-#define KNSEG_APP_EVALUATE_H
+#ifndef KNSEG_APP_SPLIT_EVAL_H
+#define KNSEG_APP_SPLIT_EVAL_H
 
 #include "datasets/dataset.h"
 #include "metrics/report.h"
