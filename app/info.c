@@ -102,7 +102,7 @@ static int describe_checkpoint(const char *path, struct net_config *cfg)
 	printf("classes: %s\nmean %g,%g,%g  std %g,%g,%g  kn_eval %s  kn_p %g\n",
 	       meta.classes, (double)meta.mean[0], (double)meta.mean[1], (double)meta.mean[2],
 	       (double)meta.std[0], (double)meta.std[1], (double)meta.std[2],
-	       kn_mode_name(meta.kn_eval), (double)meta.cfg.p);
+	       knorm_mode_name(meta.kn_eval), (double)meta.cfg.p);
 	*cfg = meta.cfg;
 	return 0;
 }

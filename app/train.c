@@ -143,7 +143,7 @@ static int parse_word(struct train_opts *o, int c, const char *arg)
 		o->augment = !strcmp(arg, "train");
 		return 0;
 	case O_KNEVAL:
-		return kn_mode_parse(arg, &o->kn_eval) < 0 ? usage_error("train", "%s", kn_errmsg()) : 0;
+		return knorm_mode_parse(arg, &o->kn_eval) < 0 ? usage_error("train", "%s", kn_errmsg()) : 0;
 	case O_NESTEROV: o->optim.nesterov = true; return 0;
 	case O_CW: o->class_weights = arg; return 0;
 	case O_INIT: o->init = arg; return 0;
@@ -187,7 +187,7 @@ static void defaults(struct train_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->net = net_config_default(NET_KNRESNET18, NET_HEAD_FPN, 19);
-	o->kn_eval = KN_EVAL_EXPECTED;
+	o->kn_eval = KNORM_EVAL_EXPECTED;
 	o->crop_w = 1024;
 	o->crop_h = 512;
 	o->batch = 2;
@@ -506,7 +506,7 @@ static void config_text(const struct train_run *r, int argc, char **argv, char *
 		 o->optim.kind == OPTIM_SGD ? "sgd" : "adamw", o->optim.lr, o->optim.momentum,
 		 o->optim.nesterov, o->optim.weight_decay, o->power, (long long)o->warmup,
 		 o->class_weights ? o->class_weights : "none", (double)o->net.p,
-		 kn_mode_name(o->kn_eval), (unsigned long long)o->seed, kn_get_threads(),
+		 knorm_mode_name(o->kn_eval), (unsigned long long)o->seed, kn_get_threads(),
 		 o->loader_threads, o->init ? o->init : "-", o->init_backbone ? o->init_backbone : "-",
 		 o->resume ? o->resume : "-");
 	if (o->resume && len < size)

@@ -22,7 +22,7 @@ struct train_opts {
 	const char *val_split;     /* "none" disables validation */
 	const char *val_list;      /* list layout: the validation list */
 	struct net_config net;
-	enum kn_mode kn_eval;
+	enum knorm_mode kn_eval;
 	int crop_w, crop_h, batch, epochs;
 	int64_t iters, warmup, val_every, log_every, stop_after;
 	struct optim_config optim;

@@ -105,7 +105,7 @@ static int run_options(const struct train_run *r, struct run_option *o)
 	put(o, &n, "iters", "iterations", false, "%lld", (long long)t->iters);
 	put(o, &n, "val_every", "--val-every", false, "%lld", (long long)t->val_every);
 	put(o, &n, "log_every", "--log-every", false, "%lld", (long long)t->log_every);
-	put(o, &n, "kn_eval", "--kn-eval", false, "%s", kn_mode_name(t->kn_eval));
+	put(o, &n, "kn_eval", "--kn-eval", false, "%s", knorm_mode_name(t->kn_eval));
 	put(o, &n, "skip_bad", "--skip-bad", false, "%s", t->skip_bad ? "yes" : "no");
 	CHECK(n <= MAX_RUN_OPTIONS);
 	return n;

@@ -20,7 +20,7 @@ void checkpoint_meta_default(struct checkpoint_meta *meta, const struct net_conf
 	meta->cfg = *cfg;
 	memcpy(meta->mean, mean, sizeof(mean));
 	memcpy(meta->std, std, sizeof(std));
-	meta->kn_eval = KN_EVAL_EXPECTED;
+	meta->kn_eval = KNORM_EVAL_EXPECTED;
 }
 
 static const char *need(const struct safetensors_file *f, const char *key)
@@ -166,7 +166,7 @@ static int read_model_keys(const struct safetensors_file *f, struct checkpoint_m
 	strcpy(meta->classes, classes);
 	if ((err = check_classes(f, meta)))
 		return err;
-	if (kn_mode_parse(kn_eval, &meta->kn_eval) < 0)
+	if (knorm_mode_parse(kn_eval, &meta->kn_eval) < 0)
 		return kn_error_prefix(KN_EFORMAT, "'%s'", f->name);
 	meta->cfg.p = 0.05f;
 	if (kn_p && (err = parse_float(f, "kn_p", kn_p, 0, 0.99, &meta->cfg.p)))
@@ -278,7 +278,7 @@ void checkpoint_add_model(struct safetensors_writer *w, const struct graph *g,
 	safetensors_add_meta(w, "classes", meta->classes);
 	add_meta_float3(w, "mean", meta->mean);
 	add_meta_float3(w, "std", meta->std);
-	safetensors_add_meta(w, "kn_eval", kn_mode_name(meta->kn_eval));
+	safetensors_add_meta(w, "kn_eval", knorm_mode_name(meta->kn_eval));
 	snprintf(buf, sizeof(buf), "%.9g", (double)meta->cfg.p);
 	safetensors_add_meta(w, "kn_p", buf);
 	if (meta->has_colors) {

@@ -42,7 +42,7 @@ struct checkpoint_meta {
 	bool has_colors;
 	uint8_t colors[255][3]; /* per class, when has_colors */
 	float mean[3], std[3];
-	enum kn_mode kn_eval;
+	enum knorm_mode kn_eval;
 };
 
 /* ImageNet mean/std, expected mode, no classes: a starting point for new models. */

@@ -8,8 +8,8 @@
  * Loops touching fewer elements than this run on one thread: waking threads and the
  * closing barrier cost more than such loops. Results are the same either way.
  */
-#define KN_PARALLEL_MIN 16384
-#define KN_PARALLEL(work) ((size_t)(work) >= KN_PARALLEL_MIN)
+#define KNORM_PARALLEL_MIN 16384
+#define KN_PARALLEL(work) ((size_t)(work) >= KNORM_PARALLEL_MIN)
 
 /* Pairs of flags per parallel work item. */
 #define DROPOUT_BLOCK 8192
@@ -65,39 +65,39 @@ void dropout_mask(uint8_t *keep, size_t n, float p, struct rng *r)
 	}
 }
 
-bool dropout_uses_mask(enum kn_mode mode, float p)
+bool dropout_uses_mask(enum knorm_mode mode, float p)
 {
-	return p > 0 && (mode == KN_TRAIN || mode == KN_EVAL_SAMPLE);
+	return p > 0 && (mode == KNORM_TRAIN || mode == KNORM_EVAL_SAMPLE);
 }
 
-double dropout_expected_factor(enum kn_mode mode, float p, size_t m)
+double dropout_expected_factor(enum knorm_mode mode, float p, size_t m)
 {
-	if (mode != KN_EVAL_EXPECTED || p <= 0)
+	if (mode != KNORM_EVAL_EXPECTED || p <= 0)
 		return 0;
 	return (double)p / (1.0 - (double)p) * (1.0 - 1.0 / (double)m);
 }
 
-const char *kn_mode_name(enum kn_mode mode)
+const char *knorm_mode_name(enum knorm_mode mode)
 {
 	switch (mode) {
-	case KN_TRAIN:
+	case KNORM_TRAIN:
 		return "train";
-	case KN_EVAL_EXPECTED:
+	case KNORM_EVAL_EXPECTED:
 		return "expected";
-	case KN_EVAL_NONE:
+	case KNORM_EVAL_NONE:
 		return "none";
-	case KN_EVAL_SAMPLE:
+	case KNORM_EVAL_SAMPLE:
 		return "sample";
 	}
 	return "?";
 }
 
-int kn_mode_parse(const char *name, enum kn_mode *out)
+int knorm_mode_parse(const char *name, enum knorm_mode *out)
 {
-	static const enum kn_mode modes[] = {KN_EVAL_EXPECTED, KN_EVAL_NONE, KN_EVAL_SAMPLE};
+	static const enum knorm_mode modes[] = {KNORM_EVAL_EXPECTED, KNORM_EVAL_NONE, KNORM_EVAL_SAMPLE};
 
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		if (strcmp(name, kn_mode_name(modes[i])) == 0) {
+		if (strcmp(name, knorm_mode_name(modes[i])) == 0) {
 			*out = modes[i];
 			return KN_OK;
 		}

@@ -16,12 +16,12 @@
  * derived from one draw of r, so a mask depends on (seed, step, layer) only, never on
  * the number of threads that drew it.
  *
- * Modes (the --kn-eval choice at inference; training always uses KN_TRAIN):
- *   KN_TRAIN          statistics of the dropped input, mask given (NULL allowed when p = 0)
- *   KN_EVAL_EXPECTED  no mask; mu of the input and the expected training-time variance
+ * Modes (the --kn-eval choice at inference; training always uses KNORM_TRAIN):
+ *   KNORM_TRAIN          statistics of the dropped input, mask given (NULL allowed when p = 0)
+ *   KNORM_EVAL_EXPECTED  no mask; mu of the input and the expected training-time variance
  *                     var_e = var + p/(1-p) * (1 - 1/M) * mean(x^2) over the M-element unit
- *   KN_EVAL_NONE      no mask; plain statistics, as if p = 0
- *   KN_EVAL_SAMPLE    as KN_TRAIN (a mask from a seeded generator), the reference behaviour
+ *   KNORM_EVAL_NONE      no mask; plain statistics, as if p = 0
+ *   KNORM_EVAL_SAMPLE    as KNORM_TRAIN (a mask from a seeded generator), the reference behaviour
  */
 #ifndef KNSEG_NETS_DROPOUT_H
 #define KNSEG_NETS_DROPOUT_H
@@ -32,11 +32,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum kn_mode {
-	KN_TRAIN,
-	KN_EVAL_EXPECTED,
-	KN_EVAL_NONE,
-	KN_EVAL_SAMPLE,
+enum knorm_mode {
+	KNORM_TRAIN,
+	KNORM_EVAL_EXPECTED,
+	KNORM_EVAL_NONE,
+	KNORM_EVAL_SAMPLE,
 };
 
 /*
@@ -46,18 +46,18 @@ enum kn_mode {
 void dropout_mask(uint8_t *keep, size_t n, float p, struct rng *r);
 
 /* Whether a call in mode with probability p reads keep flags (and so needs a mask). */
-bool dropout_uses_mask(enum kn_mode mode, float p);
+bool dropout_uses_mask(enum knorm_mode mode, float p);
 
 /*
  * The factor c of the expected variance, var_e = var + c * mean(x^2), for a unit of m
- * elements: p/(1-p) * (1 - 1/m) in KN_EVAL_EXPECTED, 0 in every other mode.
+ * elements: p/(1-p) * (1 - 1/m) in KNORM_EVAL_EXPECTED, 0 in every other mode.
  */
-double dropout_expected_factor(enum kn_mode mode, float p, size_t m);
+double dropout_expected_factor(enum knorm_mode mode, float p, size_t m);
 
 /* "train", "expected", "none", "sample". */
-const char *kn_mode_name(enum kn_mode mode);
+const char *knorm_mode_name(enum knorm_mode mode);
 
 /* Parses an inference mode name ("expected", "none", "sample"); KN_EINVAL otherwise. */
-int kn_mode_parse(const char *name, enum kn_mode *out);
+int knorm_mode_parse(const char *name, enum knorm_mode *out);
 
 #endif

@@ -5,7 +5,7 @@
  * 1 otherwise) and dropped values d_e = x_e * f_e;
  *     mu = sum(d)/M,  var = sum((d - mu)^2)/M + c * sum(x^2)/M,  s = sqrt(var + eps),
  *     y_e = (x_e - mu) / s,
- * with c the expected-mode factor (0 outside KN_EVAL_EXPECTED). The variance is taken in
+ * with c the expected-mode factor (0 outside KNORM_EVAL_EXPECTED). The variance is taken in
  * two passes (the unit is at hand), so it is never negative.
  *
  * The general form is written for clarity (the networks only use the 1x1 form and
@@ -25,8 +25,8 @@
  * Loops touching fewer elements than this run on one thread: waking threads and the
  * closing barrier cost more than such loops. Results are the same either way.
  */
-#define KN_PARALLEL_MIN 16384
-#define KN_PARALLEL(work) ((size_t)(work) >= KN_PARALLEL_MIN)
+#define KNORM_PARALLEL_MIN 16384
+#define KN_PARALLEL(work) ((size_t)(work) >= KNORM_PARALLEL_MIN)
 
 struct kernelnorm_geom kernelnorm_geom_make(int n, int c, int h, int w, int kh, int kw,
 					    int sh, int sw, const int pad[4], float p)
@@ -34,7 +34,7 @@ struct kernelnorm_geom kernelnorm_geom_make(int n, int c, int h, int w, int kh, 
 	struct kernelnorm_geom g = {
 		.n = n, .c = c, .h = h, .w = w, .kh = kh, .kw = kw, .sh = sh, .sw = sw,
 		.pad_left = pad[0], .pad_right = pad[1], .pad_top = pad[2], .pad_bottom = pad[3],
-		.p = p, .eps = KN_EPS,
+		.p = p, .eps = KNORM_EPS,
 	};
 
 	CHECK(n > 0 && c > 0 && h > 0 && w > 0 && kh > 0 && kw > 0 && sh > 0 && sw > 0);
@@ -82,7 +82,7 @@ struct drop_setting {
 	double cexp;         /* the expected-mode factor c */
 };
 
-static struct drop_setting drop_setting_of(const struct kn_cache *cache,
+static struct drop_setting drop_setting_of(const struct knorm_cache *cache,
 					   const struct kernelnorm_geom *g)
 {
 	struct drop_setting d = {
@@ -124,7 +124,7 @@ static struct unit_elem unit_elem_at(const float *in, struct drop_setting ds,
 }
 
 /* Statistics of unit (n, i, j) into the cache, then its normalized values into out. */
-static void unit_forward(float *out, const struct kn_cache *cache, const float *in,
+static void unit_forward(float *out, const struct knorm_cache *cache, const float *in,
 			 struct drop_setting ds, const struct kernelnorm_geom *g, int n, int i,
 			 int j)
 {
@@ -162,7 +162,7 @@ static void unit_forward(float *out, const struct kn_cache *cache, const float *
  * cache mu, s (n, ho, wo) written; keep (n, c, ho*kh, wo*kw) read when the mode uses it
  * in    (n, c, h, w)
  */
-void kernelnorm_forward(float *out, const struct kn_cache *cache, const float *in,
+void kernelnorm_forward(float *out, const struct knorm_cache *cache, const float *in,
 			const struct kernelnorm_geom *g)
 {
 	struct drop_setting ds = drop_setting_of(cache, g);
@@ -179,7 +179,7 @@ void kernelnorm_forward(float *out, const struct kn_cache *cache, const float *i
  * ws[2q] = dL/dmu, ws[2q+1] = dL/dvar of unit q = (n, i, j), from
  *     y_e = (x_e - mu) / s:  dmu = -sum(g_e) / s,  dvar = -sum(g_e * y_e) / (2 s^2).
  */
-static void unit_grads(float *ws, const float *dout, const struct kn_cache *cache,
+static void unit_grads(float *ws, const float *dout, const struct knorm_cache *cache,
 		       const float *in, const struct kernelnorm_geom *g, int n, int i, int j)
 {
 	const struct drop_setting no_mask = {.keep = NULL, .scale = 1, .cexp = 0};
@@ -203,7 +203,7 @@ static void unit_grads(float *ws, const float *dout, const struct kn_cache *cach
  * dvar/dx vanishes because sum(d - mu) = 0. This adds the terms of plane (n, ch) from
  * every unit, in unit order.
  */
-static void plane_grads(float *din, const float *dout, const struct kn_cache *cache,
+static void plane_grads(float *din, const float *dout, const struct knorm_cache *cache,
 			const float *in, const float *ws, struct drop_setting ds,
 			const struct kernelnorm_geom *g, int n, int ch)
 {
@@ -233,7 +233,7 @@ static void plane_grads(float *din, const float *dout, const struct kn_cache *ca
  * dout  (n, c, ho*kh, wo*kw)
  * cache, in, g as given to forward; ws kernelnorm_workspace_floats(g)
  */
-void kernelnorm_backward(float *din, const float *dout, const struct kn_cache *cache,
+void kernelnorm_backward(float *din, const float *dout, const struct knorm_cache *cache,
 			 const float *in, const struct kernelnorm_geom *g, float *ws)
 {
 	struct drop_setting ds = drop_setting_of(cache, g);
@@ -271,7 +271,7 @@ static inline float dropped(float x, struct drop_setting ds, size_t i)
 }
 
 /* Statistics and output of pixels [p0, p0 + len) of image n. */
-static void pixels_forward(float *out, const struct kn_cache *cache, const float *in,
+static void pixels_forward(float *out, const struct knorm_cache *cache, const float *in,
 			   struct drop_setting ds, const struct kernelnorm_geom *g, int n,
 			   size_t p0, int len)
 {
@@ -313,7 +313,7 @@ static void pixels_forward(float *out, const struct kn_cache *cache, const float
 }
 
 /* out, in, keep (n, c, h, w); mu, s (n, h, w). */
-void kernelnorm1x1_forward(float *out, const struct kn_cache *cache, const float *in,
+void kernelnorm1x1_forward(float *out, const struct knorm_cache *cache, const float *in,
 			   const struct kernelnorm_geom *g)
 {
 	struct drop_setting ds = drop_setting_of(cache, g);
@@ -348,7 +348,7 @@ static void pixel_row_grads(float *restrict dx, const float *restrict gy,
 }
 
 /* See plane_grads for the formula: here per pixel, across channels. */
-static void pixels_backward(float *din, const float *dout, const struct kn_cache *cache,
+static void pixels_backward(float *din, const float *dout, const struct knorm_cache *cache,
 			    const float *in, struct drop_setting ds,
 			    const struct kernelnorm_geom *g, int n, size_t p0, int len)
 {
@@ -384,7 +384,7 @@ static void pixels_backward(float *din, const float *dout, const struct kn_cache
 }
 
 /* din (accumulated), dout, in, keep (n, c, h, w); mu, s (n, h, w). */
-void kernelnorm1x1_backward(float *din, const float *dout, const struct kn_cache *cache,
+void kernelnorm1x1_backward(float *din, const float *dout, const struct knorm_cache *cache,
 			    const float *in, const struct kernelnorm_geom *g)
 {
 	struct drop_setting ds = drop_setting_of(cache, g);

@@ -29,18 +29,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KN_EPS 1e-5f
+#define KNORM_EPS 1e-5f
 
 /*
  * What a forward call leaves for its backward, and how its statistics are taken.
  * mu and s are written by forward; keep (NULL when the mode reads no mask, see
  * dropout_uses_mask) and mode are set by the caller for both calls.
  */
-struct kn_cache {
+struct knorm_cache {
 	float *mu;           /* mean of each unit's (dropped) values */
 	float *s;            /* sqrt(var + eps) of each unit (KNConv: see knconv.h) */
 	const uint8_t *keep; /* keep flags, layout given by the layer */
-	enum kn_mode mode;
+	enum knorm_mode mode;
 };
 
 struct kernelnorm_geom {
@@ -70,17 +70,17 @@ size_t kernelnorm_unit_count(const struct kernelnorm_geom *g);
 /* Workspace floats kernelnorm_backward needs: 2*n*ho*wo. */
 size_t kernelnorm_workspace_floats(const struct kernelnorm_geom *g);
 
-void kernelnorm_forward(float *out, const struct kn_cache *cache, const float *in,
+void kernelnorm_forward(float *out, const struct knorm_cache *cache, const float *in,
 			const struct kernelnorm_geom *g);
 
-void kernelnorm_backward(float *din, const float *dout, const struct kn_cache *cache,
+void kernelnorm_backward(float *din, const float *dout, const struct knorm_cache *cache,
 			 const float *in, const struct kernelnorm_geom *g, float *ws);
 
 /* The 1x1 form (g from kernelnorm_geom_1x1); needs no workspace. */
-void kernelnorm1x1_forward(float *out, const struct kn_cache *cache, const float *in,
+void kernelnorm1x1_forward(float *out, const struct knorm_cache *cache, const float *in,
 			   const struct kernelnorm_geom *g);
 
-void kernelnorm1x1_backward(float *din, const float *dout, const struct kn_cache *cache,
+void kernelnorm1x1_backward(float *din, const float *dout, const struct knorm_cache *cache,
 			    const float *in, const struct kernelnorm_geom *g);
 
 #endif

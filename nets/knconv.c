@@ -27,11 +27,11 @@
  * Loops touching fewer elements than this run on one thread: waking threads and the
  * closing barrier cost more than such loops. Results are the same either way.
  */
-#define KN_PARALLEL_MIN 16384
-#define KN_PARALLEL(work) ((size_t)(work) >= KN_PARALLEL_MIN)
+#define KNORM_PARALLEL_MIN 16384
+#define KN_PARALLEL(work) ((size_t)(work) >= KNORM_PARALLEL_MIN)
 
 /* Independent partial sums per reduction: a fixed association that vectorizes. */
-#define KN_LANES 8
+#define KNORM_LANES 8
 
 struct knconv_geom knconv_geom_make(int n, int cin, int h, int w, int cout, int kh, int kw,
 				    int sh, int sw, const int pad[4], float p)
@@ -43,7 +43,7 @@ struct knconv_geom knconv_geom_make(int n, int cin, int h, int w, int cout, int 
 	g.hp = h + pad[2] + pad[3];
 	g.wp = w + pad[0] + pad[1];
 	g.p = p;
-	g.eps = KN_EPS;
+	g.eps = KNORM_EPS;
 	return g;
 }
 
@@ -127,7 +127,7 @@ size_t knconv_workspace_floats(const struct knconv_geom *g)
 }
 
 /*
- * sw[o] = SW_o, the sum of the weights of output channel o, in double over KN_LANES
+ * sw[o] = SW_o, the sum of the weights of output channel o, in double over KNORM_LANES
  * interleaved partial sums (a fixed association that vectorizes: a single running sum
  * in double cannot, and this runs over every weight twice per training step).
  */
@@ -138,15 +138,15 @@ static void weight_sums(float *sw, const float *weight, const struct conv_geom *
 #pragma omp parallel for schedule(static) if (KN_PARALLEL(c->cout * m))
 	for (int o = 0; o < c->cout; o++) {
 		const float *w = weight + o * m;
-		double lane[KN_LANES] = {0}, sum = 0;
+		double lane[KNORM_LANES] = {0}, sum = 0;
 		size_t e = 0;
 
-		for (; e + KN_LANES <= m; e += KN_LANES)
-			for (int l = 0; l < KN_LANES; l++)
+		for (; e + KNORM_LANES <= m; e += KNORM_LANES)
+			for (int l = 0; l < KNORM_LANES; l++)
 				lane[l] += w[e + l];
 		for (; e < m; e++)
 			sum += w[e];
-		for (int l = 0; l < KN_LANES; l++)
+		for (int l = 0; l < KNORM_LANES; l++)
 			sum += lane[l];
 		sw[o] = (float)sum;
 	}
@@ -231,7 +231,7 @@ static void channel_sums(double *s1, double *s2, const float *in, const uint8_t 
  * mu, s (cache) and rs = 1/s of every unit from the box sums of s1, s2. Per window row
  * (n, i): c = sums of its kh padded rows (every column), then B = sums of kw of c.
  */
-static void box_stats(const struct kn_cache *cache, float *rs, double *c1, double *c2,
+static void box_stats(const struct knorm_cache *cache, float *rs, double *c1, double *c2,
 		      const double *s1, const double *s2, const struct knconv_geom *g)
 {
 	const struct conv_geom *c = &g->conv;
@@ -277,7 +277,7 @@ static void box_stats(const struct kn_cache *cache, float *rs, double *c1, doubl
 }
 
 /* out (holding A) = (A - mu SW_o) / s + b_o, per (n, o) plane. */
-static void normalize(float *out, const struct kn_cache *cache, const float *rs,
+static void normalize(float *out, const struct knorm_cache *cache, const float *rs,
 		      const float *sw, const float *bias, const struct conv_geom *c)
 {
 	size_t units = (size_t)c->ho * c->wo;
@@ -304,7 +304,7 @@ static void normalize(float *out, const struct kn_cache *cache, const float *rs,
  * weight (cout, cin, kh, kw), bias (cout)
  * ws    knconv_workspace_floats(g)
  */
-void knconv_forward(float *out, const struct kn_cache *cache, const float *in,
+void knconv_forward(float *out, const struct knorm_cache *cache, const float *in,
 		    const float *weight, const float *bias, const struct knconv_geom *g,
 		    float *ws)
 {
@@ -326,13 +326,13 @@ static void plane_channel_grads(float *restrict d, double *restrict sg, double *
 				const float *restrict g, const float *restrict mu,
 				const float *restrict r, size_t units)
 {
-	double a[KN_LANES], b[KN_LANES];
+	double a[KNORM_LANES], b[KNORM_LANES];
 	size_t q = 0;
 
 	memcpy(a, sg, sizeof(a));
 	memcpy(b, sgmu, sizeof(b));
-	for (; q + KN_LANES <= units; q += KN_LANES) {
-		for (int l = 0; l < KN_LANES; l++) {
+	for (; q + KNORM_LANES <= units; q += KNORM_LANES) {
+		for (int l = 0; l < KNORM_LANES; l++) {
 			float t = g[q + l] * r[q + l];
 
 			d[q + l] = t;
@@ -355,14 +355,14 @@ static void plane_channel_grads(float *restrict d, double *restrict sg, double *
  *     dA = g / s,  db_o += sum g,  dSW_o = -sum g mu / s (added to every weight of o).
  */
 static void channel_grads(float *da, float *dweight, float *dbias, const float *dout,
-			  const struct kn_cache *cache, const float *rs,
+			  const struct knorm_cache *cache, const float *rs,
 			  const struct conv_geom *c)
 {
 	size_t units = (size_t)c->ho * c->wo, m = (size_t)c->cin * c->kh * c->kw;
 
 #pragma omp parallel for schedule(static) if (KN_PARALLEL((size_t)c->n * c->cout * units))
 	for (int o = 0; o < c->cout; o++) {
-		double sum_g[KN_LANES] = {0}, sum_gmu[KN_LANES] = {0}, db = 0, dsw = 0;
+		double sum_g[KNORM_LANES] = {0}, sum_gmu[KNORM_LANES] = {0}, db = 0, dsw = 0;
 
 		for (int n = 0; n < c->n; n++) {
 			size_t off = ((size_t)n * c->cout + o) * units;
@@ -371,7 +371,7 @@ static void channel_grads(float *da, float *dweight, float *dbias, const float *
 					    cache->mu + (size_t)n * units, rs + (size_t)n * units,
 					    units);
 		}
-		for (int l = 0; l < KN_LANES; l++) {
+		for (int l = 0; l < KNORM_LANES; l++) {
 			db += sum_g[l];
 			dsw -= sum_gmu[l];
 		}
@@ -398,7 +398,7 @@ static void row_unit_sums(float *restrict t1, float *restrict t2, const float *r
  * without the max() branch's terms for a unit whose variance was clamped (s < 0).
  */
 static void unit_grads(float *d1, float *d2, const float *dout, const float *out,
-		       const float *bias, const struct kn_cache *cache, const float *rs,
+		       const float *bias, const struct knorm_cache *cache, const float *rs,
 		       const float *sw, const struct knconv_geom *g)
 {
 	const struct conv_geom *c = &g->conv;
@@ -547,7 +547,7 @@ static void input_grads(float *din, const float *g1, const float *g2, const floa
  * ws      knconv_workspace_floats(g)
  */
 void knconv_backward(float *din, float *dweight, float *dbias, const float *dout,
-		     const float *out, const struct kn_cache *cache, const float *in,
+		     const float *out, const struct knorm_cache *cache, const float *in,
 		     const float *weight, const float *bias, const struct knconv_geom *g,
 		     float *ws)
 {

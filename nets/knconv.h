@@ -24,7 +24,7 @@
  *   out     (n, cout, ho, wo), ho = (h + pad_top + pad_bottom - kh) / sh + 1, wo likewise
  *   keep    (n, cin, hp, wp), hp = h + pad_top + pad_bottom, wp likewise (padded input);
  *           NULL when the mode reads no mask (dropout_uses_mask)
- *   mu, s   (n, ho, wo), the kn_cache written by forward. s is stored NEGATED (-s) for a
+ *   mu, s   (n, ho, wo), the knorm_cache written by forward. s is stored NEGATED (-s) for a
  *           unit whose variance was clamped at 0, so that backward passes no gradient
  *           through that variance, as autograd does for clamp_min(0); |s| is the value.
  *   ws      knconv_workspace_floats(g) floats, 8-byte aligned (the statistics planes are
@@ -61,12 +61,12 @@ size_t knconv_unit_count(const struct knconv_geom *g);
 
 size_t knconv_workspace_floats(const struct knconv_geom *g);
 
-void knconv_forward(float *out, const struct kn_cache *cache, const float *in,
+void knconv_forward(float *out, const struct knorm_cache *cache, const float *in,
 		    const float *weight, const float *bias, const struct knconv_geom *g,
 		    float *ws);
 
 void knconv_backward(float *din, float *dweight, float *dbias, const float *dout,
-		     const float *out, const struct kn_cache *cache, const float *in,
+		     const float *out, const struct knorm_cache *cache, const float *in,
 		     const float *weight, const float *bias, const struct knconv_geom *g,
 		     float *ws);
 

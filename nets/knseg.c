@@ -40,7 +40,7 @@ struct knseg {
 	struct model *owner; /* holds the parameters */
 	struct cached_model cache[MODEL_CACHE];
 	int next_evict;
-	enum kn_mode kn_eval;
+	enum knorm_mode kn_eval;
 	int64_t calls;       /* advances the sampling stream in "sample" mode */
 	int nnames;
 	char (*names)[NAME_MAX_LEN];
@@ -187,9 +187,9 @@ const char *knseg_class_name(const struct knseg *ks, int i)
 
 int knseg_set_kn_eval(struct knseg *ks, const char *mode)
 {
-	enum kn_mode m;
+	enum knorm_mode m;
 
-	if (kn_mode_parse(mode, &m) < 0)
+	if (knorm_mode_parse(mode, &m) < 0)
 		return KN_EINVAL;
 	ks->kn_eval = m;
 	/* The cached models are rebuilt for the new mode when next needed: "sample" needs

@@ -91,7 +91,7 @@ static void setup_ops(struct model *m)
 static bool op_uses_mask(const struct model *m, int i)
 {
 	const struct graph_op *op = &m->g.ops[i];
-	enum kn_mode mode = m->mode == MODEL_TRAIN ? KN_TRAIN : m->kn_eval;
+	enum knorm_mode mode = m->mode == MODEL_TRAIN ? KNORM_TRAIN : m->kn_eval;
 
 	if (op->kind != OP_KNCONV && op->kind != OP_KN1X1)
 		return false;
@@ -264,7 +264,7 @@ int model_create(struct model **out, const struct net_config *cfg, int n, int h,
 	}
 	m->cfg = *cfg;
 	m->mode = mode;
-	m->kn_eval = KN_EVAL_EXPECTED;
+	m->kn_eval = KNORM_EVAL_EXPECTED;
 	m->n = n;
 	m->h = h;
 	m->w = w;
@@ -316,9 +316,9 @@ void model_destroy(struct model *m)
 	free(m);
 }
 
-int model_set_kn_eval(struct model *m, enum kn_mode mode)
+int model_set_kn_eval(struct model *m, enum knorm_mode mode)
 {
-	CHECK(mode != KN_TRAIN);
+	CHECK(mode != KNORM_TRAIN);
 	m->kn_eval = mode;
 	return m->mode == MODEL_EVAL ? alloc_masks(m) : 0;
 }
@@ -395,14 +395,14 @@ static float *grad_ptr(const struct model *m, int id)
 	return id >= 0 ? m->grads + m->g.params[id].offset : NULL;
 }
 
-static struct kn_cache op_cache(const struct model *m, int i)
+static struct knorm_cache op_cache(const struct model *m, int i)
 {
-	struct kn_cache c;
+	struct knorm_cache c;
 
 	c.mu = m->st[i].mu;
 	c.s = m->st[i].s;
 	c.keep = m->st[i].keep;
-	c.mode = m->mode == MODEL_TRAIN ? KN_TRAIN : m->kn_eval;
+	c.mode = m->mode == MODEL_TRAIN ? KNORM_TRAIN : m->kn_eval;
 	return c;
 }
 
@@ -413,7 +413,7 @@ static void forward_op(struct model *m, int i)
 	const float *in = m->val[op->in0];
 	float *out = m->val[op->out];
 	const struct graph_value *vi = &m->g.values[op->in0], *vo = &m->g.values[op->out];
-	struct kn_cache cache = op_cache(m, i);
+	struct knorm_cache cache = op_cache(m, i);
 
 	if (st->keep) {
 		struct rng r;
@@ -480,7 +480,7 @@ static void backward_op(struct model *m, int i)
 	const float *in = m->val[op->in0], *dout = m->dval[op->out];
 	float *din = m->dval[op->in0];
 	const struct graph_value *vi = &m->g.values[op->in0], *vo = &m->g.values[op->out];
-	struct kn_cache cache = op_cache(m, i);
+	struct knorm_cache cache = op_cache(m, i);
 
 	switch (op->kind) {
 	case OP_KNCONV:

@@ -39,7 +39,7 @@ struct model {
 	struct net_config cfg;
 	struct graph g;
 	enum model_mode mode;
-	enum kn_mode kn_eval; /* statistics at inference (MODEL_EVAL); default expected */
+	enum knorm_mode kn_eval; /* statistics at inference (MODEL_EVAL); default expected */
 	uint64_t seed;        /* dropout mask streams */
 	int64_t step;         /* current iteration, set by the caller */
 	int n, h, w;          /* batch and input size (multiples of 32) */
@@ -78,7 +78,7 @@ void model_destroy(struct model *m);
  * needs dropout masks the size of the activations: KN_ENOMEM with a message when they
  * cannot be had, and then the model must not run until a call succeeds.
  */
-int model_set_kn_eval(struct model *m, enum kn_mode mode);
+int model_set_kn_eval(struct model *m, enum knorm_mode mode);
 
 /* Kaiming-normal weights (graph_param.init_std), zero biases, from seed. */
 void model_init_weights(struct model *m, uint64_t seed);

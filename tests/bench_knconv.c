@@ -33,7 +33,7 @@ struct bench {
 	size_t n_in, n_out, n_w;
 	float *in, *weight, *bias, *out, *dout, *din, *dweight, *dbias, *mu, *s, *ws;
 	uint8_t *keep;
-	struct kn_cache cache;
+	struct knorm_cache cache;
 	uint64_t step;
 };
 
@@ -148,7 +148,7 @@ static void bench_init(struct bench *b, float p)
 	b->s = xcalloc(knconv_unit_count(&b->g), sizeof(float));
 	b->ws = xmalloc_aligned(knconv_workspace_floats(&b->g) * sizeof(float));
 	b->keep = xmalloc(knconv_mask_count(&b->g));
-	b->cache = (struct kn_cache){.mu = b->mu, .s = b->s, .keep = b->keep, .mode = KN_TRAIN};
+	b->cache = (struct knorm_cache){.mu = b->mu, .s = b->s, .keep = b->keep, .mode = KNORM_TRAIN};
 	b->step = 0;
 }
 

@@ -52,10 +52,10 @@ struct kc_bufs {
 	size_t n_in, n_out, n_w, n_units, n_mask;
 	float *in, *weight, *bias, *out, *dout, *din, *dweight, *dbias, *mu, *s, *ws;
 	uint8_t *keep;
-	struct kn_cache cache;
+	struct knorm_cache cache;
 };
 
-static inline void bufs_init(struct kc_bufs *b, const struct knconv_geom *g, enum kn_mode mode)
+static inline void bufs_init(struct kc_bufs *b, const struct knconv_geom *g, enum knorm_mode mode)
 {
 	const struct conv_geom *c = &g->conv;
 
@@ -77,7 +77,7 @@ static inline void bufs_init(struct kc_bufs *b, const struct knconv_geom *g, enu
 	b->s = xcalloc(b->n_units, sizeof(float));
 	b->ws = xcalloc(knconv_workspace_floats(g), sizeof(float));
 	b->keep = xcalloc(b->n_mask, 1);
-	b->cache = (struct kn_cache){.mu = b->mu, .s = b->s, .mode = mode};
+	b->cache = (struct knorm_cache){.mu = b->mu, .s = b->s, .mode = mode};
 	b->cache.keep = dropout_uses_mask(mode, g->p) ? b->keep : NULL;
 }
 
@@ -131,7 +131,7 @@ static inline struct knconv_geom geom(int n, int cin, int h, int w, int cout, in
 
 /*
  * Group setup: the tests run on one thread (test_threads_bitwise_identical sets 1 and
- * 2 itself). Below KN_PARALLEL_MIN the layer's own loops are serial anyway; this keeps
+ * 2 itself). Below KNORM_PARALLEL_MIN the layer's own loops are serial anyway; this keeps
  * the convolution's parallel regions from waiting on a busy machine, where thousands
  * of tiny calls would otherwise take seconds.
  */

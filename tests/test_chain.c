@@ -124,7 +124,7 @@ static bool kinks_equal(const struct kinks *a, const struct kinks *b, const stru
 /* The float forward at vars v; returns L and fills k (when not NULL). */
 static double chain_forward(struct chain *c, const float *v, struct kinks *k)
 {
-	struct kn_cache cache = {c->mu, c->s, c->keep, KN_TRAIN};
+	struct knorm_cache cache = {c->mu, c->s, c->keep, KNORM_TRAIN};
 	double loss;
 
 	knconv_forward(c->a, &cache, v, v + NX, v + NX + NW, &c->kg, c->ws);
@@ -144,7 +144,7 @@ static double chain_forward(struct chain *c, const float *v, struct kinks *k)
 /* The gradient of L into c->grad, right after chain_forward at c->vars. */
 static void chain_backward(struct chain *c)
 {
-	struct kn_cache cache = {c->mu, c->s, c->keep, KN_TRAIN};
+	struct knorm_cache cache = {c->mu, c->s, c->keep, KNORM_TRAIN};
 	const float *v = c->vars;
 
 	memset(c->grad, 0, NVARS * sizeof(float));

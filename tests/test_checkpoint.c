@@ -40,7 +40,7 @@ static void test_round_trip(void **state)
 	model_init_weights(a, 7);
 	checkpoint_meta_default(&meta, &cfg);
 	strcpy(meta.classes, "road,sidewalk,car,sky,person");
-	meta.kn_eval = KN_EVAL_NONE;
+	meta.kn_eval = KNORM_EVAL_NONE;
 	meta.mean[1] = 0.5f;
 	meta.has_colors = true;
 	for (int i = 0; i < 5; i++)
@@ -55,7 +55,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(back.cfg.num_classes, 5);
 	assert_true(back.cfg.width == 0.02f && back.cfg.p == 0.1f);
 	assert_string_equal(back.classes, "road,sidewalk,car,sky,person");
-	assert_int_equal(back.kn_eval, KN_EVAL_NONE);
+	assert_int_equal(back.kn_eval, KNORM_EVAL_NONE);
 	assert_true(back.mean[1] == 0.5f && back.std[2] == 0.225f);
 	assert_true(back.has_colors);
 	assert_memory_equal(back.colors, meta.colors, 5 * 3);

@@ -39,10 +39,10 @@ struct kn_bufs {
 	size_t n_in, n_out, n_units;
 	float *in, *out, *dout, *din, *mu, *s, *ws;
 	uint8_t *keep;
-	struct kn_cache cache;
+	struct knorm_cache cache;
 };
 
-static void bufs_init(struct kn_bufs *b, const struct kernelnorm_geom *g, enum kn_mode mode)
+static void bufs_init(struct kn_bufs *b, const struct kernelnorm_geom *g, enum knorm_mode mode)
 {
 	b->g = *g;
 	b->n_in = (size_t)g->n * g->c * g->h * g->w;
@@ -56,7 +56,7 @@ static void bufs_init(struct kn_bufs *b, const struct kernelnorm_geom *g, enum k
 	b->mu = xcalloc(b->n_units, sizeof(float));
 	b->s = xcalloc(b->n_units, sizeof(float));
 	b->ws = xcalloc(kernelnorm_workspace_floats(g), sizeof(float));
-	b->cache = (struct kn_cache){.mu = b->mu, .s = b->s, .mode = mode};
+	b->cache = (struct knorm_cache){.mu = b->mu, .s = b->s, .mode = mode};
 	b->cache.keep = dropout_uses_mask(mode, g->p) ? b->keep : NULL;
 }
 
@@ -141,7 +141,7 @@ static void check_fixture(const struct fixture_case *fc, bool fast1x1)
 	struct kn_bufs b;
 	float *got_var;
 
-	bufs_init(&b, &g, fc->p > 0 ? KN_EVAL_EXPECTED : KN_TRAIN);
+	bufs_init(&b, &g, fc->p > 0 ? KNORM_EVAL_EXPECTED : KNORM_TRAIN);
 	load(fc, "in", &in, b.n_in);
 	load(fc, "dout", &dout, b.n_out);
 	load(fc, "out", &out, b.n_out);
@@ -197,7 +197,7 @@ static void test_constant_input_gives_zeros(void **state)
 	for (int k = 0; k < 2; k++) {
 		struct kn_bufs b;
 
-		bufs_init(&b, &gs[k], KN_TRAIN);
+		bufs_init(&b, &gs[k], KNORM_TRAIN);
 		for (size_t i = 0; i < b.n_in; i++)
 			b.in[i] = 0.75f;
 		run_forward(&b, k == 1);
@@ -206,7 +206,7 @@ static void test_constant_input_gives_zeros(void **state)
 			assert_true(b.out[i] == 0.0f);
 		for (size_t q = 0; q < b.n_units; q++) {
 			assert_true(b.mu[q] == 0.75f);
-			assert_true(fabsf(b.s[q] - sqrtf(KN_EPS)) < 1e-9f);
+			assert_true(fabsf(b.s[q] - sqrtf(KNORM_EPS)) < 1e-9f);
 		}
 		bufs_free(&b);
 	}
@@ -226,7 +226,7 @@ static void test_hand_computed_padded_unit(void **state)
 	double s;
 
 	(void)state;
-	bufs_init(&b, &g1, KN_TRAIN);
+	bufs_init(&b, &g1, KNORM_TRAIN);
 	b.in[0] = 2;
 	kernelnorm_forward(b.out, &b.cache, b.in, &b.g);
 	s = sqrt(0.75 + 1e-5);
@@ -234,7 +234,7 @@ static void test_hand_computed_padded_unit(void **state)
 	assert_true(fabs(b.out[2] - (-0.5 / s)) < 1e-6 && fabs(b.out[3] - (1.5 / s)) < 1e-6);
 	bufs_free(&b);
 
-	bufs_init(&b, &g2, KN_TRAIN);
+	bufs_init(&b, &g2, KNORM_TRAIN);
 	b.in[0] = 2;
 	b.in[1] = 4;
 	kernelnorm_forward(b.out, &b.cache, b.in, &b.g);
@@ -249,7 +249,7 @@ static void test_hand_computed_padded_unit(void **state)
 /* ---- Central-difference gradients in double ---- */
 
 /* The double reference of the definition; keep is the tiled mask or NULL. */
-static void ref_forward(double *out, const double *x, const uint8_t *keep, enum kn_mode mode,
+static void ref_forward(double *out, const double *x, const uint8_t *keep, enum knorm_mode mode,
 			const struct kernelnorm_geom *g)
 {
 	int kk = g->kh * g->kw, m = g->c * kk;
@@ -308,7 +308,7 @@ static double ref_loss(const double *x, const struct grad_ctx *ctx)
 	return l;
 }
 
-static void check_gradients(const struct kernelnorm_geom *g, enum kn_mode mode, bool fast1x1,
+static void check_gradients(const struct kernelnorm_geom *g, enum knorm_mode mode, bool fast1x1,
 			    uint64_t seed)
 {
 	struct kn_bufs b;
@@ -351,7 +351,7 @@ static void check_gradients(const struct kernelnorm_geom *g, enum kn_mode mode, 
 static void test_gradients_central_differences(void **state)
 {
 	static const int pads[3][4] = {{1, 1, 1, 1}, {1, 0, 0, 2}, {2, 1, 2, 1}};
-	static const enum kn_mode modes[3] = {KN_TRAIN, KN_TRAIN, KN_EVAL_EXPECTED};
+	static const enum knorm_mode modes[3] = {KNORM_TRAIN, KNORM_TRAIN, KNORM_EVAL_EXPECTED};
 	static const float ps[3] = {0, 0.25f, 0.25f};
 
 	(void)state;
@@ -378,8 +378,8 @@ static void test_1x1_matches_general(void **state)
 	struct rng r;
 
 	(void)state;
-	bufs_init(&fast, &g, KN_TRAIN);
-	bufs_init(&gen, &g, KN_TRAIN);
+	bufs_init(&fast, &g, KNORM_TRAIN);
+	bufs_init(&gen, &g, KNORM_TRAIN);
 	fill_uniform(fast.in, fast.n_in, -1, 3, 5);
 	fill_uniform(fast.dout, fast.n_out, -1, 1, 6);
 	rng_init(&r, 7);
@@ -457,9 +457,9 @@ static void check_dropout_statistics(const struct kernelnorm_geom *g, bool fast1
 	double *m1, *m2, *v1, *v2;
 	struct rng r;
 
-	bufs_init(&sample, g, KN_EVAL_SAMPLE);
-	bufs_init(&plain, g, KN_EVAL_NONE);
-	bufs_init(&expect, g, KN_EVAL_EXPECTED);
+	bufs_init(&sample, g, KNORM_EVAL_SAMPLE);
+	bufs_init(&plain, g, KNORM_EVAL_NONE);
+	bufs_init(&expect, g, KNORM_EVAL_EXPECTED);
 	fill_uniform(sample.in, sample.n_in, -0.5f, 2, 77);
 	memcpy(plain.in, sample.in, sample.n_in * sizeof(float));
 	memcpy(expect.in, sample.in, sample.n_in * sizeof(float));
@@ -515,7 +515,7 @@ static void test_dropout_statistics(void **state)
 	check_dropout_statistics(&light, true);
 }
 
-/* KN_EVAL_NONE ignores p and the mask: the plain statistics of p = 0. */
+/* KNORM_EVAL_NONE ignores p and the mask: the plain statistics of p = 0. */
 static void test_eval_none_is_plain(void **state)
 {
 	struct kernelnorm_geom g0 = kernelnorm_geom_1x1(2, 5, 3, 3, 0);
@@ -523,8 +523,8 @@ static void test_eval_none_is_plain(void **state)
 	struct kn_bufs a, b;
 
 	(void)state;
-	bufs_init(&a, &g0, KN_TRAIN);
-	bufs_init(&b, &gp, KN_EVAL_NONE);
+	bufs_init(&a, &g0, KNORM_TRAIN);
+	bufs_init(&b, &gp, KNORM_EVAL_NONE);
 	fill_uniform(a.in, a.n_in, -1, 1, 8);
 	memcpy(b.in, a.in, a.n_in * sizeof(float));
 	memset(b.keep, 0, b.n_out); /* would drop everything if it were read */
@@ -566,8 +566,8 @@ static void test_threads_bitwise_identical(void **state)
 	for (int k = 0; k < 2; k++) {
 		struct kn_bufs one, two;
 
-		bufs_init(&one, &gs[k], KN_TRAIN);
-		bufs_init(&two, &gs[k], KN_TRAIN);
+		bufs_init(&one, &gs[k], KNORM_TRAIN);
+		bufs_init(&two, &gs[k], KNORM_TRAIN);
 		run_threads(&one, 1, k == 1);
 		for (int t = 1; t < TEST_THREAD_COUNT_N; t++) {
 			run_threads(&two, counts[t], k == 1);
@@ -585,24 +585,24 @@ static void test_threads_bitwise_identical(void **state)
 
 static void test_mode_names(void **state)
 {
-	enum kn_mode m = KN_TRAIN;
+	enum knorm_mode m = KNORM_TRAIN;
 
 	(void)state;
-	assert_int_equal(kn_mode_parse("expected", &m), KN_OK);
-	assert_int_equal(m, KN_EVAL_EXPECTED);
-	assert_int_equal(kn_mode_parse("none", &m), KN_OK);
-	assert_int_equal(m, KN_EVAL_NONE);
-	assert_int_equal(kn_mode_parse("sample", &m), KN_OK);
-	assert_int_equal(m, KN_EVAL_SAMPLE);
-	assert_int_equal(kn_mode_parse("train", &m), KN_EINVAL);
+	assert_int_equal(knorm_mode_parse("expected", &m), KN_OK);
+	assert_int_equal(m, KNORM_EVAL_EXPECTED);
+	assert_int_equal(knorm_mode_parse("none", &m), KN_OK);
+	assert_int_equal(m, KNORM_EVAL_NONE);
+	assert_int_equal(knorm_mode_parse("sample", &m), KN_OK);
+	assert_int_equal(m, KNORM_EVAL_SAMPLE);
+	assert_int_equal(knorm_mode_parse("train", &m), KN_EINVAL);
 	assert_non_null(strstr(kn_errmsg(), "'train'"));
-	assert_string_equal(kn_mode_name(KN_EVAL_EXPECTED), "expected");
-	assert_true(dropout_uses_mask(KN_TRAIN, 0.1f));
-	assert_true(dropout_uses_mask(KN_EVAL_SAMPLE, 0.1f));
-	assert_false(dropout_uses_mask(KN_TRAIN, 0));
-	assert_false(dropout_uses_mask(KN_EVAL_EXPECTED, 0.1f));
-	assert_true(fabs(dropout_expected_factor(KN_EVAL_EXPECTED, 0.25f, 4) - 0.25) < 1e-9);
-	assert_true(dropout_expected_factor(KN_TRAIN, 0.25f, 4) == 0);
+	assert_string_equal(knorm_mode_name(KNORM_EVAL_EXPECTED), "expected");
+	assert_true(dropout_uses_mask(KNORM_TRAIN, 0.1f));
+	assert_true(dropout_uses_mask(KNORM_EVAL_SAMPLE, 0.1f));
+	assert_false(dropout_uses_mask(KNORM_TRAIN, 0));
+	assert_false(dropout_uses_mask(KNORM_EVAL_EXPECTED, 0.1f));
+	assert_true(fabs(dropout_expected_factor(KNORM_EVAL_EXPECTED, 0.25f, 4) - 0.25) < 1e-9);
+	assert_true(dropout_expected_factor(KNORM_TRAIN, 0.25f, 4) == 0);
 }
 
 int main(void)

@@ -79,7 +79,7 @@ static void expect_fixture(const char *cname, const char *tensor, const float *g
 	npy_free(&a);
 }
 
-static void check_fixture(const struct fixture_case *fc, enum kn_mode mode, float p)
+static void check_fixture(const struct fixture_case *fc, enum knorm_mode mode, float p)
 {
 	struct knconv_geom g = geom(fc->n, fc->cin, fc->h, fc->w, fc->cout, fc->k, fc->s,
 				    fc->pad, p);
@@ -109,10 +109,10 @@ static void test_fixtures(void **state)
 	for (size_t i = 0; i < sizeof(fixture_cases) / sizeof(fixture_cases[0]); i++) {
 		const struct fixture_case *fc = &fixture_cases[i];
 
-		check_fixture(fc, fc->p > 0 ? KN_EVAL_EXPECTED : KN_TRAIN, fc->p);
-		/* KN_EVAL_NONE of any p is the plain p = 0 layer. */
+		check_fixture(fc, fc->p > 0 ? KNORM_EVAL_EXPECTED : KNORM_TRAIN, fc->p);
+		/* KNORM_EVAL_NONE of any p is the plain p = 0 layer. */
 		if (fc->p == 0)
-			check_fixture(fc, KN_EVAL_NONE, 0.25f);
+			check_fixture(fc, KNORM_EVAL_NONE, 0.25f);
 	}
 }
 
@@ -129,7 +129,7 @@ static void test_constant_input_gives_bias(void **state)
 	struct rng r;
 
 	(void)state;
-	bufs_init(&b, &g, KN_TRAIN);
+	bufs_init(&b, &g, KNORM_TRAIN);
 	rng_init(&r, 1);
 	for (size_t i = 0; i < b.n_in; i++)
 		b.in[i] = 0.5f;
@@ -150,7 +150,7 @@ static void test_ones_weights_give_bias(void **state)
 	struct kc_bufs b;
 
 	(void)state;
-	bufs_init(&b, &g, KN_TRAIN);
+	bufs_init(&b, &g, KNORM_TRAIN);
 	bufs_randomize(&b, 21);
 	for (size_t i = 0; i < b.n_w; i++)
 		b.weight[i] = 1;
@@ -185,7 +185,7 @@ static void test_ones_input_corners_edges(void **state)
 	struct kc_bufs b;
 
 	(void)state;
-	bufs_init(&b, &g, KN_TRAIN);
+	bufs_init(&b, &g, KNORM_TRAIN);
 	for (size_t i = 0; i < b.n_in; i++)
 		b.in[i] = 1;
 	b.weight[0] = 1; /* (o 0, c 0, top-left) */
@@ -220,7 +220,7 @@ static void test_hand_computed_window(void **state)
 
 	(void)state;
 	for (int k = 0; k < 2; k++) {
-		bufs_init(&b, k ? &gp : &g0, KN_TRAIN);
+		bufs_init(&b, k ? &gp : &g0, KNORM_TRAIN);
 		memcpy(b.in, x, sizeof(x));
 		memcpy(b.weight, w, sizeof(w));
 		b.bias[0] = 0.25f;
@@ -255,9 +255,9 @@ static void test_dropout_statistics(void **state)
 	struct rng r;
 
 	(void)state;
-	bufs_init(&sample, &g, KN_EVAL_SAMPLE);
-	bufs_init(&plain, &g, KN_EVAL_NONE);
-	bufs_init(&expect, &g, KN_EVAL_EXPECTED);
+	bufs_init(&sample, &g, KNORM_EVAL_SAMPLE);
+	bufs_init(&plain, &g, KNORM_EVAL_NONE);
+	bufs_init(&expect, &g, KNORM_EVAL_EXPECTED);
 	assert_int_equal(sample.n_units, 20);
 	bufs_randomize(&sample, 41);
 	bufs_randomize(&plain, 41);
@@ -302,7 +302,7 @@ static void test_backward_accumulates(void **state)
 	float *din1, *dw1, *db1;
 
 	(void)state;
-	bufs_init(&b, &g, KN_TRAIN);
+	bufs_init(&b, &g, KNORM_TRAIN);
 	bufs_randomize(&b, 51);
 	run_forward(&b);
 	run_backward(&b);
@@ -343,7 +343,7 @@ static void run_threads(struct kc_bufs *b, int threads)
 	run_backward(b);
 }
 
-/* Sizes above KN_PARALLEL_MIN, so that the loops do split among threads. */
+/* Sizes above KNORM_PARALLEL_MIN, so that the loops do split among threads. */
 static void test_threads_bitwise_identical(void **state)
 {
 	struct knconv_geom gs[3] = {
@@ -357,8 +357,8 @@ static void test_threads_bitwise_identical(void **state)
 	for (int k = 0; k < 3; k++) {
 		struct kc_bufs one, two;
 
-		bufs_init(&one, &gs[k], KN_TRAIN);
-		bufs_init(&two, &gs[k], KN_TRAIN);
+		bufs_init(&one, &gs[k], KNORM_TRAIN);
+		bufs_init(&two, &gs[k], KNORM_TRAIN);
 		run_threads(&one, 1);
 		for (int i = 1; i < TEST_THREAD_COUNT_N; i++) {
 			run_threads(&two, counts[i]);

@@ -30,7 +30,7 @@ struct naive {
 	size_t n_tiled;
 	float *tiled, *dtiled, *mu, *s, *ws;
 	uint8_t *tkeep;
-	struct kn_cache cache;
+	struct knorm_cache cache;
 };
 
 static void naive_init(struct naive *nv, const struct kc_bufs *b)
@@ -59,7 +59,7 @@ static void naive_init(struct naive *nv, const struct kc_bufs *b)
 
 		nv->tkeep[t] = b->keep[(plane * b->g.hp + y) * b->g.wp + x];
 	}
-	nv->cache = (struct kn_cache){.mu = nv->mu, .s = nv->s, .mode = b->cache.mode};
+	nv->cache = (struct knorm_cache){.mu = nv->mu, .s = nv->s, .mode = b->cache.mode};
 	nv->cache.keep = b->cache.keep ? nv->tkeep : NULL;
 }
 
@@ -82,7 +82,7 @@ static void naive_run(struct naive *nv, struct kc_bufs *b)
 	kernelnorm_backward(b->din, nv->dtiled, &nv->cache, b->in, &nv->kg, nv->ws);
 }
 
-static void check_naive(const struct knconv_geom *g, enum kn_mode mode, uint64_t seed)
+static void check_naive(const struct knconv_geom *g, enum knorm_mode mode, uint64_t seed)
 {
 	struct kc_bufs fast, ref;
 	struct naive nv;
@@ -110,7 +110,7 @@ static void check_naive(const struct knconv_geom *g, enum kn_mode mode, uint64_t
 
 static void test_fast_matches_naive(void **state)
 {
-	static const enum kn_mode modes[3] = {KN_TRAIN, KN_TRAIN, KN_EVAL_EXPECTED};
+	static const enum knorm_mode modes[3] = {KNORM_TRAIN, KNORM_TRAIN, KNORM_EVAL_EXPECTED};
 	static const float ps[3] = {0, 0.25f, 0.05f};
 
 	(void)state;
@@ -141,7 +141,7 @@ static void test_fast_matches_naive(void **state)
  * max(var, 0) that a clamped unit takes.
  */
 static void ref_forward(double *out, const double *x, const double *w, const double *bias,
-			const uint8_t *keep, enum kn_mode mode, const double *var_fixed,
+			const uint8_t *keep, enum knorm_mode mode, const double *var_fixed,
 			const struct knconv_geom *g)
 {
 	const struct conv_geom *c = &g->conv;
@@ -243,7 +243,7 @@ static double *to_double(const float *x, size_t n)
  * reference holds each unit's variance fixed: backward must pass no gradient through
  * the variance of a clamped unit, as autograd does for clamp_min(0) below zero.
  */
-static void check_gradients(const struct knconv_geom *g, enum kn_mode mode, bool clamp,
+static void check_gradients(const struct knconv_geom *g, enum knorm_mode mode, bool clamp,
 			    uint64_t seed)
 {
 	struct kc_bufs b;
@@ -286,7 +286,7 @@ static void check_gradients(const struct knconv_geom *g, enum kn_mode mode, bool
 
 static void test_gradients_central_differences(void **state)
 {
-	static const enum kn_mode modes[3] = {KN_TRAIN, KN_TRAIN, KN_EVAL_EXPECTED};
+	static const enum knorm_mode modes[3] = {KNORM_TRAIN, KNORM_TRAIN, KNORM_EVAL_EXPECTED};
 	static const float ps[3] = {0, 0.25f, 0.25f};
 
 	(void)state;
@@ -317,7 +317,7 @@ static void test_clamped_variance_gradients(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(gs) / sizeof(gs[0]); i++)
-		check_gradients(&gs[i], KN_TRAIN, true, 400 + i);
+		check_gradients(&gs[i], KNORM_TRAIN, true, 400 + i);
 }
 
 int main(void)

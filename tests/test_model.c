@@ -283,10 +283,10 @@ static void test_inference_modes(void **state)
 	memcpy(e, model_logits(m), nlog * 4);
 	model_forward(m);
 	assert_memory_equal(e, model_logits(m), nlog * 4); /* expected mode: deterministic */
-	model_set_kn_eval(m, KN_EVAL_NONE);
+	model_set_kn_eval(m, KNORM_EVAL_NONE);
 	model_forward(m);
 	assert_memory_not_equal(e, model_logits(m), nlog * 4);
-	model_set_kn_eval(m, KN_EVAL_SAMPLE);
+	model_set_kn_eval(m, KNORM_EVAL_SAMPLE);
 	m->seed = 1;
 	model_forward(m);
 	memcpy(s1, model_logits(m), nlog * 4);
