@@ -31,8 +31,9 @@ job() {
 		--format trainid,labelid,color,overlay --save-logits "$d/data/leftImg8bit/val" >/dev/null
 }
 
-job "$1" "$tmp/old"
-job "$2" "$tmp/new"
+# The same folder for both runs: a training checkpoint records where its dataset was.
+job "$1" "$tmp/work" && mv "$tmp/work" "$tmp/old"
+job "$2" "$tmp/work" && mv "$tmp/work" "$tmp/new"
 
 status=0
 for f in run/last.safetensors run/best.safetensors eval.csv eval_slide.csv; do
