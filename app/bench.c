@@ -15,7 +15,7 @@
 #include "nets/gemm.h"
 #include "nets/model.h"
 #include "nets/optim.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <getopt.h>
 #include <stdio.h>

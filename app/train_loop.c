@@ -16,6 +16,7 @@
 #include "io/clock.h"
 #include "io/error.h"
 #include "nets/knseg.h"
+#include "nets/knseg_internal.h"
 
 #include <math.h>
 #include <signal.h>

@@ -51,7 +51,7 @@
 
 #include "io/image.h"
 #include "io/label.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <stdbool.h>
 #include <stddef.h>

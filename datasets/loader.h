@@ -18,7 +18,7 @@
  * loader_batches_per_epoch() batches, and batch j of epoch e holds the samples at
  * positions j*N .. j*N+N-1 of epoch e's order. The order is the identity, or with
  * shuffle a Fisher-Yates permutation drawn from the stream (seed, e, UINT64_MAX). The
- * sample at position k of epoch e is augmented with the stream (seed, e, k) (nets/rng.h).
+ * sample at position k of epoch e is augmented with the stream (seed, e, k) (io/rng.h).
  * Which thread prepares a batch never matters, and batches are delivered in order, so
  * the same seed gives bitwise identical batches for any number of threads. Starting at
  * (start_epoch, start_batch) gives exactly the batches a run from (0, 0) gives there

@@ -15,7 +15,7 @@
 #ifndef KNSEG_DATASETS_SYNTH_INTERNAL_H
 #define KNSEG_DATASETS_SYNTH_INTERNAL_H
 
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <math.h>
 #include <stdbool.h>

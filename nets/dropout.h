@@ -26,7 +26,7 @@
 #ifndef KNSEG_NETS_DROPOUT_H
 #define KNSEG_NETS_DROPOUT_H
 
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -11,6 +11,7 @@
  * its largest logit gives the class, with no probabilities at all.
  */
 #include "nets/knseg.h"
+#include "nets/knseg_internal.h"
 #include "io/alloc.h"
 #include "io/error.h"
 #include "io/safetensors.h"

@@ -97,16 +97,6 @@ int knseg_set_kn_eval(struct knseg *ks, const char *mode);
 int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
 		  const struct knseg_options *opts, uint8_t *labels, float *probs);
 
-struct checkpoint_meta;
-struct model;
-
-/*
- * For knseg's own commands (validation while training): a struct knseg over the
- * parameters of an existing model (read, not copied: the model must outlive it), with
- * meta's normalization and classes.
- */
-int knseg_wrap(struct knseg **out, const struct checkpoint_meta *meta, const struct model *src);
-
 /*
  * The raw logits (K, h, w) of a single whole-image pass at the image's own size, as
  * saved by `knseg predict --save-logits`.

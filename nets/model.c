@@ -16,7 +16,7 @@
 #include "nets/loss.h"
 #include "nets/plan.h"
 #include "nets/pool.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 #include "nets/upsample.h"
 
 #include <limits.h>

@@ -19,7 +19,7 @@
  * to be read. Nothing is allocated by forward or backward.
  *
  * Randomness: the statistics dropout mask of op i at step t comes from the stream
- * (seed, t, i) (nets/rng.h), so a run is reproducible whatever the thread count.
+ * (seed, t, i) (io/rng.h), so a run is reproducible whatever the thread count.
  */
 #ifndef KNSEG_NETS_MODEL_H
 #define KNSEG_NETS_MODEL_H

@@ -10,7 +10,7 @@
 #include "metrics/cityscapes_eval.h"
 #include "metrics/confusion.h"
 #include "nets/gemm.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
 #include "nets/conv.h"
 #include "nets/gemm.h"
 #include "nets/im2col.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -19,7 +19,7 @@
 #include "nets/dropout.h"
 #include "nets/gemm.h"
 #include "nets/knconv.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
 #include "io/alloc.h"
 #include "io/clock.h"
 #include "nets/gemm.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <stdbool.h>
 #include <stdio.h>

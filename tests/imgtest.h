@@ -7,7 +7,7 @@
 #define KNSEG_TESTS_IMGTEST_H
 
 #include "io/pngio.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <stddef.h>
 #include <stdint.h>

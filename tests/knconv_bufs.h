@@ -11,7 +11,7 @@
 #include "nets/dropout.h"
 #include "nets/gemm.h"
 #include "nets/knconv.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <math.h>
 #include <stdbool.h>

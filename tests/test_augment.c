@@ -14,7 +14,7 @@
 #include "io/error.h"
 #include "io/image.h"
 #include "io/label.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <math.h>
 #include <stdio.h>

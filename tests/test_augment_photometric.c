@@ -8,7 +8,7 @@
 #include "datasets/augment.h"
 #include "io/alloc.h"
 #include "io/image.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <math.h>
 #include <stdlib.h>

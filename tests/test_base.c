@@ -3,7 +3,7 @@
 
 #include "io/alloc.h"
 #include "io/error.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <math.h>
 #include <stdint.h>

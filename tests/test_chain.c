@@ -33,7 +33,7 @@
 #include "nets/knconv.h"
 #include "nets/loss.h"
 #include "nets/pool.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 #include "nets/upsample.h"
 
 #include <math.h>

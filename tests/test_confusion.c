@@ -8,7 +8,7 @@
 #include "io/alloc.h"
 #include "io/error.h"
 #include "metrics/confusion.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <math.h>
 #include <stdlib.h>

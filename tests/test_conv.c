@@ -8,7 +8,7 @@
 #include "io/alloc.h"
 #include "nets/conv.h"
 #include "nets/gemm.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <math.h>
 #include <stdio.h>

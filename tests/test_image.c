@@ -13,7 +13,7 @@
 #include "io/error.h"
 #include "io/image.h"
 #include "io/pngio.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 #include "tests/imgtest.h"
 
 #include <math.h>

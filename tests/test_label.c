@@ -11,7 +11,7 @@
 #include "io/image.h"
 #include "io/label.h"
 #include "io/pngio.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 #include "tests/imgtest.h"
 
 #include <stdio.h>

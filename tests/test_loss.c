@@ -15,7 +15,7 @@
 #include "nets/gemm.h"
 #include "nets/fastexp.h"
 #include "nets/loss.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <math.h>
 #include <signal.h>

@@ -8,7 +8,7 @@
 #include "nets/gemm.h"
 #include "nets/model.h"
 #include "nets/plan.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <math.h>
 #include <stdlib.h>

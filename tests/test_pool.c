@@ -12,7 +12,7 @@
 #include "io/alloc.h"
 #include "nets/gemm.h"
 #include "nets/pool.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <math.h>
 #include <stdio.h>

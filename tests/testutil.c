@@ -3,7 +3,7 @@
 
 #include "io/error.h"
 #include "io/file.h"
-#include "nets/rng.h"
+#include "io/rng.h"
 
 #include <math.h>
 #include <stdio.h>

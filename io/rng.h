@@ -12,8 +12,8 @@
  * order. The state is four 64-bit words (struct rng), saved in training checkpoints to
  * resume exactly.
  */
-#ifndef KNSEG_NETS_RNG_H
-#define KNSEG_NETS_RNG_H
+#ifndef KNSEG_IO_RNG_H
+#define KNSEG_IO_RNG_H
 
 #include <stdint.h>
 

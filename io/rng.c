@@ -1,7 +1,7 @@
 /*
  * xoshiro256** (Blackman and Vigna, 2018) with splitmix64 seeding. See rng.h.
  */
-#include "nets/rng.h"
+#include "io/rng.h"
 #include "io/error.h"
 
 #include <math.h>
