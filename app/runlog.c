@@ -72,15 +72,6 @@ static int lock_dir(struct runlog *rl)
 	return kn_error(KN_EIO, "cannot lock '%s': %s", rl->dir, strerror(errno));
 }
 
-/* True when name is NAME.tmp.XXXXXX, the temporary of an atomic write of NAME. */
-static bool temporary_of(const char *name, const char *file)
-{
-	size_t n = strlen(file);
-
-	return !strncmp(name, file, n) && !strncmp(name + n, ".tmp.", 5) &&
-	       strlen(name + n + 5) == 6;
-}
-
 /* Removes what atomic writes of the run's files left when a run was killed (kill -9, a
  * crash, a power cut) in the middle of one; the lock makes sure no writer is busy. */
 static void remove_temporaries(const struct runlog *rl)
@@ -92,10 +83,10 @@ static void remove_temporaries(const struct runlog *rl)
 	if (!d)
 		return;
 	while ((e = readdir(d))) {
-		bool ours = temporary_of(e->d_name, "config.txt");
+		bool ours = atomic_is_temporary(e->d_name, "config.txt");
 
 		for (size_t i = 0; !ours && i < sizeof(run_files) / sizeof(run_files[0]); i++)
-			ours = temporary_of(e->d_name, run_files[i]);
+			ours = atomic_is_temporary(e->d_name, run_files[i]);
 		if (ours && snprintf(path, sizeof(path), "%s/%s", rl->dir, e->d_name) <
 			    (int)sizeof(path))
 			unlink(path);

@@ -146,3 +146,11 @@ int atomic_write_file(const char *path, const void *data, size_t len)
 	}
 	return atomic_commit(&af);
 }
+
+bool atomic_is_temporary(const char *name, const char *file)
+{
+	size_t n = strlen(file);
+
+	return !strncmp(name, file, n) && !strncmp(name + n, ".tmp.", 5) &&
+	       strlen(name + n + 5) == sizeof(".tmp.XXXXXX") - sizeof(".tmp.");
+}

@@ -15,6 +15,8 @@
 #ifndef KNSEG_IO_ATOMIC_H
 #define KNSEG_IO_ATOMIC_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 struct atomic_file {
@@ -33,5 +35,9 @@ void atomic_abort(struct atomic_file *af);
 
 /* Writes len bytes from data to path atomically. */
 int atomic_write_file(const char *path, const void *data, size_t len);
+
+/* True when name (a file name, no folder) is a temporary that an atomic write of file
+ * leaves when killed: "FILE.tmp.XXXXXX". */
+bool atomic_is_temporary(const char *name, const char *file);
 
 #endif
