@@ -1,32 +1,38 @@
 /*
  * knseg bench: times the forward pass (inference model) and the training step (forward,
  * loss, backward, SGD update) of a network on random data, after a warm-up, and prints
- * medians, GFLOP/s and peak memory. --json prints one object for scripts.
+ * medians, GFLOP/s and peak memory. --json FILE writes one object for scripts (- for
+ * standard output).
  *
  * GFLOP/s counts the forward FLOPs of graph_flops(); a training step is counted as three
  * forward passes (the backward pass computes two products per forward one: the input
  * and the weight gradients), the usual convention.
  */
-#include "app/args.h"
 #include "app/commands.h"
+#include "app/options.h"
 #include "io/alloc.h"
+#include "io/atomic.h"
 #include "io/clock.h"
 #include "io/error.h"
+#include "io/rng.h"
 #include "nets/gemm.h"
 #include "nets/model.h"
 #include "nets/optim.h"
-#include "io/rng.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+enum bench_only { BENCH_BOTH, BENCH_TRAIN, BENCH_EVAL };
+
 struct bench_opts {
 	struct net_config cfg;
 	int batch, w, h, threads, iters, warmup;
-	bool json, skip_train, skip_eval, ops;
+	int only; /* enum bench_only */
+	const char *json;
+	bool skip_train, skip_eval, ops;
 };
 
 struct bench_result {
@@ -35,26 +41,43 @@ struct bench_result {
 	long rss_eval_kb, rss_train_kb;
 };
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: knseg bench [--arch A] [--head H] [--width W] [--batch N] [--size WxH]\n"
-		"                   [--classes K] [--threads N] [--iters N] [--warmup N]\n"
-		"                   [--only train|eval] [--ops] [--json]\n\n"
-		"Times the inference forward pass and the training step (forward, loss, backward,\n"
-		"SGD update) on random data and prints the medians, GFLOP/s and peak memory.\n\n"
-		"  --arch A      knresnet18 | knresnet34 | knresnet50 (default knresnet18)\n"
-		"  --head H      fcn | fpn (default fcn)\n"
-		"  --width W     channel multiplier (default 1.0)\n"
-		"  --batch N     images per batch (default 2)\n"
-		"  --size WxH    input size, multiples of 32 (default 512x256)\n"
-		"  --classes K   classes (default 19)\n"
-		"  --threads N   threads (default: all cores)\n"
-		"  --iters N     timed repetitions of each (default 5), after --warmup N (default 1)\n"
-		"  --only X      time only the training step or only the forward pass\n"
-		"  --ops         also print the time of each kind of op and of every layer\n"
-		"  --json        print one JSON object\n");
-}
+_Static_assert(BENCH_BOTH == 0 && BENCH_TRAIN == 1 && BENCH_EVAL == 2,
+	       "--only's words are in enum bench_only's order");
+
+#define F(m) offsetof(struct bench_opts, m)
+static const struct opt bench_opts_table[] = {
+	NET_OPTS(struct bench_opts, cfg, "fcn"),
+	{"classes", OPT_INT, F(cfg.num_classes), .lo = 1, .hi = 255, .def = "19", .arg = "K",
+	 .help = "classes"},
+	{"batch", OPT_INT, F(batch), .lo = 1, .hi = OPT_BATCH_MAX, .def = "2", .arg = "N",
+	 .help = "images per batch"},
+	{"size", OPT_SIZE, F(w), F(h), .lo = 32, .hi = 8192, .def = "512x256", .arg = "WxH",
+	 .help = "input size, multiples of 32"},
+	THREADS_OPT(struct bench_opts, threads),
+	{"iters", OPT_INT, F(iters), .lo = 1, .hi = 1000, .def = "5", .arg = "N",
+	 .help = "timed repetitions of each"},
+	{"warmup", OPT_INT, F(warmup), .lo = 0, .hi = 1000, .def = "1", .arg = "N",
+	 .help = "untimed repetitions before them"},
+	{"only", OPT_WORD, F(only), .words = "both|train|eval", .def = "both", .arg = "X",
+	 .help = "time only the training step (train) or the forward pass (eval)"},
+	{"ops", OPT_FLAG, F(ops), .help = "also print the time of each kind of op and of every layer"},
+	{"json", OPT_STRING, F(json), .arg = "FILE",
+	 .help = "also write the results as one JSON object (- for standard\n"
+		 "output, in place of the text)"},
+	{0},
+};
+#undef F
+
+static const struct opt_command bench_command = {
+	"bench",
+	"usage: knseg bench [--arch A] [--head H] [--width W] [--batch N] [--size WxH]\n"
+	"                   [--classes K] [--threads N] [--iters N] [--warmup N]\n"
+	"                   [--only train|eval] [--ops] [--json FILE]\n\n"
+	"Times the inference forward pass and the training step (forward, loss, backward,\n"
+	"SGD update) on random data and prints the medians, GFLOP/s and peak memory.\n",
+	bench_opts_table,
+	false,
+};
 
 static long peak_rss_kb(void)
 {
@@ -265,26 +288,28 @@ static int time_train(const struct bench_opts *o, struct bench_result *res)
 	return 0;
 }
 
-static void print_result(const struct bench_opts *o, const struct bench_result *r)
+/* The results as one JSON line. */
+static void json_text(const struct bench_opts *o, const struct bench_result *r, char *buf,
+		      size_t size)
 {
-	const char *arch = net_arch_name(o->cfg.arch), *head = net_head_name(o->cfg.head);
+	snprintf(buf, size,
+		 "{\"tool\": \"knseg\", \"arch\": \"%s\", \"head\": \"%s\", "
+		 "\"width\": %g, \"batch\": %d, \"width_px\": %d, \"height_px\": %d, "
+		 "\"threads\": %d, \"gflop_forward\": %.4f, \"forward_s\": %.6f, "
+		 "\"train_step_s\": %.6f, \"forward_gflops\": %.2f, \"train_gflops\": %.2f, "
+		 "\"eval_bytes\": %zu, \"train_bytes\": %zu, \"peak_rss_eval_kb\": %ld, "
+		 "\"peak_rss_kb\": %ld}\n",
+		 net_arch_name(o->cfg.arch), net_head_name(o->cfg.head), (double)o->cfg.width,
+		 o->batch, o->w, o->h, o->threads, r->gflop, r->fwd_s, r->train_s,
+		 r->fwd_s > 0 ? r->gflop / r->fwd_s : 0, r->train_s > 0 ? 3 * r->gflop / r->train_s : 0,
+		 r->eval_bytes, r->train_bytes, r->rss_eval_kb, r->rss_train_kb);
+}
 
-	if (o->json) {
-		printf("{\"tool\": \"knseg\", \"arch\": \"%s\", \"head\": \"%s\", "
-		       "\"width\": %g, \"batch\": %d, \"width_px\": %d, \"height_px\": %d, "
-		       "\"threads\": %d, \"gflop_forward\": %.4f, \"forward_s\": %.6f, "
-		       "\"train_step_s\": %.6f, \"forward_gflops\": %.2f, \"train_gflops\": %.2f, "
-		       "\"eval_bytes\": %zu, \"train_bytes\": %zu, \"peak_rss_eval_kb\": %ld, "
-		       "\"peak_rss_kb\": %ld}\n",
-		       arch, head, (double)o->cfg.width, o->batch, o->w, o->h, o->threads, r->gflop,
-		       r->fwd_s, r->train_s, r->fwd_s > 0 ? r->gflop / r->fwd_s : 0,
-		       r->train_s > 0 ? 3 * r->gflop / r->train_s : 0, r->eval_bytes,
-		       r->train_bytes, r->rss_eval_kb, r->rss_train_kb);
-		return;
-	}
-	printf("%s + %s, width %g, batch %d, %dx%d, %d thread%s, %.2f GFLOP per forward\n", arch,
-	       head, (double)o->cfg.width, o->batch, o->w, o->h, o->threads,
-	       o->threads == 1 ? "" : "s", r->gflop);
+static void print_text(const struct bench_opts *o, const struct bench_result *r)
+{
+	printf("%s + %s, width %g, batch %d, %dx%d, %d thread%s, %.2f GFLOP per forward\n",
+	       net_arch_name(o->cfg.arch), net_head_name(o->cfg.head), (double)o->cfg.width,
+	       o->batch, o->w, o->h, o->threads, o->threads == 1 ? "" : "s", r->gflop);
 	if (!o->skip_eval)
 		printf("forward (inference): %8.4f s median, %6.1f GFLOP/s, model memory %.0f MB, "
 		       "peak RSS %.0f MB\n",
@@ -297,91 +322,40 @@ static void print_result(const struct bench_opts *o, const struct bench_result *
 		       r->rss_train_kb / 1024.0);
 }
 
+/* The text unless the JSON goes to standard output; the JSON where --json says. */
+static int print_result(const struct bench_opts *o, const struct bench_result *r)
+{
+	char json[1024];
+
+	if (!opt_is_stdout(o->json))
+		print_text(o, r);
+	if (!o->json)
+		return 0;
+	json_text(o, r, json, sizeof(json));
+	if (opt_is_stdout(o->json))
+		return fputs(json, stdout) == EOF ? kn_error(KN_EIO, "cannot write to standard output")
+						   : 0;
+	return atomic_write_file(o->json, json, strlen(json));
+}
+
 static int parse(int argc, char **argv, struct bench_opts *o)
 {
-	static const struct option opts[] = {
-		{"arch", required_argument, 0, 'a'},   {"head", required_argument, 0, 'H'},
-		{"width", required_argument, 0, 'w'},  {"batch", required_argument, 0, 'b'},
-		{"size", required_argument, 0, 's'},   {"classes", required_argument, 0, 'k'},
-		{"threads", required_argument, 0, 't'}, {"iters", required_argument, 0, 'i'},
-		{"warmup", required_argument, 0, 'u'}, {"only", required_argument, 0, 'o'},
-		{"json", no_argument, 0, 'j'},         {"ops", no_argument, 0, 'O'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
-	};
-	double width = 1.0;
-	int c, rc;
+	int rc = opt_parse(&bench_command, argc, argv, o, NULL);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		rc = 0;
-		switch (c) {
-		case 'a':
-			if (net_arch_parse(optarg, &o->cfg.arch) < 0)
-				return usage_error("bench", "%s", kn_errmsg());
-			break;
-		case 'H':
-			if (net_head_parse(optarg, &o->cfg.head) < 0)
-				return usage_error("bench", "%s", kn_errmsg());
-			break;
-		case 'w':
-			rc = arg_float("bench", "--width", optarg, 0.01, 8, &width);
-			break;
-		case 'b':
-			rc = arg_int("bench", "--batch", optarg, 1, 1024, &o->batch);
-			break;
-		case 's':
-			rc = arg_size("bench", "--size", optarg, 32, 8192, &o->w, &o->h);
-			if (!rc && (o->w % 32 || o->h % 32))
-				rc = usage_error("bench", "--size %s: sides must be multiples of 32", optarg);
-			break;
-		case 'k':
-			rc = arg_int("bench", "--classes", optarg, 1, 255, &o->cfg.num_classes);
-			break;
-		case 't':
-			rc = arg_int("bench", "--threads", optarg, 1, 1024, &o->threads);
-			break;
-		case 'i':
-			rc = arg_int("bench", "--iters", optarg, 1, 1000, &o->iters);
-			break;
-		case 'u':
-			rc = arg_int("bench", "--warmup", optarg, 0, 1000, &o->warmup);
-			break;
-		case 'o':
-			if (!strcmp(optarg, "train"))
-				o->skip_eval = true;
-			else if (!strcmp(optarg, "eval"))
-				o->skip_train = true;
-			else
-				rc = usage_error("bench", "--only '%s' is not train or eval", optarg);
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'O':
-			o->ops = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		default:
-			return usage_error("bench", "unknown option");
-		}
-		if (rc)
-			return rc;
-	}
-	if (optind < argc)
-		return usage_error("bench", "unexpected argument '%s'", argv[optind]);
-	if (o->json && o->ops)
-		return usage_error("bench", "--ops prints tables: leave out --json");
-	o->cfg.width = (float)width;
+	if (rc)
+		return rc;
+	if (o->w % 32 || o->h % 32)
+		return usage_error("bench", "--size %dx%d: sides must be multiples of 32", o->w, o->h);
+	if (opt_is_stdout(o->json) && o->ops)
+		return usage_error("bench", "--ops prints tables: write the JSON to a file");
+	o->skip_eval = o->only == BENCH_TRAIN;
+	o->skip_train = o->only == BENCH_EVAL;
 	return 0;
 }
 
 int cmd_bench(int argc, char **argv)
 {
-	struct bench_opts o = {net_config_default(NET_KNRESNET18, NET_HEAD_FCN, 19),
-			       2, 512, 256, 0, 5, 1, false, false, false, false};
+	struct bench_opts o = {.cfg = net_config_default(NET_KNRESNET18, NET_HEAD_FCN, 19)};
 	struct bench_result r = {0};
 	struct graph g;
 	int rc = parse(argc, argv, &o);
@@ -399,6 +373,5 @@ int cmd_bench(int argc, char **argv)
 		return die("%s", kn_errmsg());
 	if (!o.skip_train && time_train(&o, &r) < 0)
 		return die("%s", kn_errmsg());
-	print_result(&o, &r);
-	return 0;
+	return print_result(&o, &r) < 0 ? die("%s", kn_errmsg()) : 0;
 }

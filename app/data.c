@@ -5,45 +5,54 @@
  * is 1 at the end. --json prints the same content as one JSON object. The dataset
  * options are the shared ones of app/args.h.
  */
-#include "app/args.h"
 #include "app/commands.h"
+#include "app/options.h"
 #include "datasets/dataset.h"
 #include "datasets/stats.h"
+#include "io/atomic.h"
 #include "io/error.h"
 #include "io/json.h"
 #include "nets/gemm.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #define IGNORE_ROW_NAME "void"
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: knseg data --dataset cityscapes --root DIR [--split S]\n"
-		"                  [--label-ids | --train-ids] [--classes PRESET|FILE]\n"
-		"       knseg data --dataset list (--list FILE | --root DIR [--split S])\n"
-		"                  [--classes PRESET|FILE] [--label-ids]\n"
-		"                  [--json] [--threads N]\n\n"
-		"Reads every image and label of a dataset split and prints the image count, the\n"
-		"image sizes, the share of each class in the labelled pixels (ignored pixels as\n"
-		"the row 'void') and every bad file. Exits 1 when any file is bad.\n\n"
-		"  --dataset L   cityscapes (default): ROOT/leftImg8bit/SPLIT/CITY/\n"
-		"                *_leftImg8bit.png with ROOT/gtFine/SPLIT/CITY/*_gtFine_labelIds.png;\n"
-		"                list: lines 'IMAGE [LABEL]' relative to the list's folder\n"
-		"  --root DIR    the Cityscapes root; for lists, the folder of SPLIT.txt\n"
-		"  --split S     split (default train)\n"
-		"  --list FILE   the list file (instead of ROOT/SPLIT.txt)\n"
-		"  --classes C   cityscapes | camvid | a class table file (default cityscapes;\n"
-		"                the file format is in datasets/README.md)\n"
-		"  --label-ids   label values are Cityscapes labelIds, mapped to the 19 trainIds\n"
-		"                (the default for the cityscapes layout)\n"
-		"  --train-ids   read *_gtFine_labelTrainIds.png (values 0..18, 255 ignore)\n"
-		"  --json        print one JSON object instead of the tables\n"
-		"  --threads N   threads reading files (default: all cores)\n");
-}
+struct data_cmd {
+	struct dataset_spec spec;
+	const char *json;
+	int threads;
+};
+
+#define F(m) offsetof(struct data_cmd, m)
+static const struct opt data_opts[] = {
+	DATASET_OPTS(struct data_cmd, spec, "train"),
+	{"json", OPT_STRING, F(json), .arg = "FILE",
+	 .help = "also write the content as one JSON object (- for standard output,\n"
+		 "in place of the tables)"},
+	THREADS_OPT(struct data_cmd, threads),
+	{0},
+};
+#undef F
+
+static const struct opt_command data_command = {
+	"data",
+	"usage: knseg data --dataset cityscapes --root DIR [--split S]\n"
+	"                  [--label-ids | --train-ids] [--classes PRESET|FILE]\n"
+	"       knseg data --dataset list (--list FILE | --root DIR [--split S])\n"
+	"                  [--classes PRESET|FILE] [--label-ids]\n"
+	"                  [--json FILE] [--threads N]\n\n"
+	"Reads every image and label of a dataset split and prints the image count, the\n"
+	"image sizes, the share of each class in the labelled pixels (ignored pixels as\n"
+	"the row 'void') and every bad file. Exits 1 when any file is bad.\n"
+	"Layouts: cityscapes reads ROOT/leftImg8bit/SPLIT/CITY/*_leftImg8bit.png with\n"
+	"ROOT/gtFine/SPLIT/CITY/*_gtFine_labelIds.png; list reads lines 'IMAGE [LABEL]'\n"
+	"relative to the list's folder.\n",
+	data_opts,
+	false,
+};
 
 static double share(uint64_t pixels, uint64_t total)
 {
@@ -135,10 +144,13 @@ static void json_body(struct json_writer *w, const struct dataset *d,
 	json_array_end(w);
 }
 
-static void print_json(const struct dataset_spec *spec, const struct dataset *d,
-		       const struct dataset_stats *st, const struct dataset_problems *skipped)
+/* The JSON object to path, or to standard output for "-". */
+static int write_json(const char *path, const struct dataset_spec *spec,
+		      const struct dataset *d, const struct dataset_stats *st,
+		      const struct dataset_problems *skipped)
 {
 	struct json_writer w;
+	int err = 0;
 
 	json_writer_init(&w);
 	json_object_begin(&w);
@@ -153,74 +165,42 @@ static void print_json(const struct dataset_spec *spec, const struct dataset *d,
 	json_string(&w, spec->split ? spec->split : "train");
 	json_body(&w, d, st, skipped);
 	json_object_end(&w);
-	printf("%s\n", w.data);
+	json_append_raw(&w, "\n", 1);
+	if (opt_is_stdout(path))
+		fwrite(w.data, 1, w.len, stdout);
+	else
+		err = atomic_write_file(path, w.data, w.len);
 	json_writer_free(&w);
-}
-
-/* Parses the options into spec; returns -1 to go on, else an exit status. */
-static int parse_options(int argc, char **argv, struct dataset_spec *spec, bool *json,
-			 int *threads)
-{
-	static const struct option opts[] = {
-		DATASET_OPTIONS,
-		{"json", no_argument, 0, 'j'},
-		{"threads", required_argument, 0, 't'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
-	};
-	int c, rc;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (dataset_option(c, optarg, spec))
-			continue;
-		switch (c) {
-		case 'j':
-			*json = true;
-			break;
-		case 't':
-			if ((rc = arg_int("data", "--threads", optarg, 1, 1024, threads)))
-				return rc;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			return usage_error("data", "unknown option");
-		}
-	}
-	if (optind < argc)
-		return usage_error("data", "unexpected argument '%s'", argv[optind]);
-	return -1;
+	return err;
 }
 
 int cmd_data(int argc, char **argv)
 {
-	struct dataset_spec spec = {0};
+	struct data_cmd o = {0};
 	struct dataset_problems skipped;
 	struct dataset_stats st;
 	struct dataset d;
-	bool json = false;
-	int threads = 0, rc, err, nbad;
+	int rc = opt_parse(&data_command, argc, argv, &o, NULL), err, nbad;
 
-	if ((rc = parse_options(argc, argv, &spec, &json, &threads)) >= 0)
-		return rc;
-	if (threads)
-		kn_set_threads(threads);
-	err = dataset_open_spec(&d, &spec, &skipped);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (o.threads)
+		kn_set_threads(o.threads);
+	err = dataset_open_spec(&d, &o.spec, &skipped);
 	if (err == KN_EINVAL)
 		return usage_error("data", "%s", kn_errmsg());
 	if (err)
 		return die("%s", kn_errmsg());
 	dataset_stats_compute(&d, &st);
-	if (json)
-		print_json(&spec, &d, &st, &skipped);
-	else
+	if (!opt_is_stdout(o.json))
 		print_text(&d, &st, &skipped);
+	err = o.json ? write_json(o.json, &o.spec, &d, &st, &skipped) : 0;
 	nbad = skipped.count + st.bad.count;
 	dataset_stats_free(&st);
 	dataset_problems_free(&skipped);
 	dataset_free(&d);
+	if (err)
+		return die("%s", kn_errmsg());
 	if (nbad)
 		return die("%d bad file%s (listed above)", nbad, nbad == 1 ? "" : "s");
 	return 0;

@@ -4,87 +4,59 @@
  * with category and instance-weighted scores), as a terminal table and optional JSON,
  * CSV, Markdown and confusion heat-map files.
  */
-#include "app/args.h"
+#include "app/options.h"
 #include "app/commands.h"
 #include "app/split_eval.h"
 #include "io/error.h"
 #include "nets/knseg.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 struct eval_cmd {
-	const char *checkpoint, *kn_eval, *json, *csv, *md, *heatmap;
+	const char *checkpoint, *kn_eval;
 	struct dataset_spec spec;
 	struct knseg_options seg;
+	struct report_outputs out;
 	int threads;
-	bool plain, quiet;
+	bool plain;
 };
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: knseg eval --checkpoint FILE --root DIR [dataset options] [options]\n\n"
-		"Scores a checkpoint on a labelled split (default val).\n\n" DATASET_HELP
-		SEG_HELP
-		"  --kn-eval MODE    expected | none | sample (default: the checkpoint's)\n"
-		"  --json F, --csv F, --md F   also write the report in these formats\n"
-		"  --heatmap F       write the row-normalized confusion matrix as a PNG\n"
-		"  --plain           plain confusion-matrix scores even for Cityscapes\n"
-		"  --threads N       threads (default: all cores)\n"
-		"  --quiet           no table on the terminal\n");
-}
+#define F(m) offsetof(struct eval_cmd, m)
+static const struct opt eval_opts[] = {
+	{"checkpoint", OPT_STRING, F(checkpoint), .required = true, .arg = "FILE",
+	 .help = "the knseg checkpoint to score"},
+	{.kind = OPT_SECTION, .help = "dataset:"},
+	DATASET_OPTS(struct eval_cmd, spec, "val"),
+	{.kind = OPT_SECTION, .help = "inference:"},
+	SEG_OPTS(struct eval_cmd, seg),
+	KN_EVAL_OPT(struct eval_cmd, kn_eval),
+	{.kind = OPT_SECTION, .help = "output:"},
+	REPORT_OPTS(struct eval_cmd, out),
+	{"plain", OPT_FLAG, F(plain), .help = "plain confusion-matrix scores even for Cityscapes"},
+	THREADS_OPT(struct eval_cmd, threads),
+	{0},
+};
+#undef F
+
+static const struct opt_command eval_command = {
+	"eval",
+	"usage: knseg eval --checkpoint FILE --root DIR [dataset options] [options]\n\n"
+	"Scores a checkpoint on a labelled split: per-class IoU and accuracy, mIoU, mAcc,\n"
+	"aAcc, and for Cityscapes the official rules with category and instance-weighted\n"
+	"scores.\n",
+	eval_opts,
+	false,
+};
 
 static int parse(int argc, char **argv, struct eval_cmd *o)
 {
-	static const struct option opts[] = {
-		DATASET_OPTIONS,
-		SEG_OPTIONS,
-		{"checkpoint", required_argument, 0, 'c'}, {"kn-eval", required_argument, 0, 'k'},
-		{"json", required_argument, 0, 'j'},
-		{"csv", required_argument, 0, 'v'},        {"md", required_argument, 0, 'd'},
-		{"heatmap", required_argument, 0, 'H'},    {"plain", no_argument, 0, 'p'},
-		{"threads", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
-		{"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
-	};
-	int c, rc;
+	int rc = opt_parse(&eval_command, argc, argv, o, NULL);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (dataset_option(c, optarg, &o->spec))
-			continue;
-		if ((rc = seg_option("eval", c, optarg, &o->seg)) >= 0) {
-			if (rc)
-				return rc;
-			continue;
-		}
-		rc = 0;
-		switch (c) {
-		case 'c': o->checkpoint = optarg; break;
-		case 'k': o->kn_eval = optarg; break;
-		case 'j': o->json = optarg; break;
-		case 'v': o->csv = optarg; break;
-		case 'd': o->md = optarg; break;
-		case 'H': o->heatmap = optarg; break;
-		case 'p': o->plain = true; break;
-		case 'q': o->quiet = true; break;
-		case 't': rc = arg_int("eval", "--threads", optarg, 1, 1024, &o->threads); break;
-		case 'h': usage(stdout); return -1;
-		default: return usage_error("eval", "unknown option");
-		}
-		if (rc)
-			return rc;
-	}
-	if (optind < argc)
-		return usage_error("eval", "unexpected argument '%s'", argv[optind]);
-	if (!o->checkpoint)
-		return usage_error("eval", "--checkpoint is required");
-	if ((rc = seg_finish("eval", &o->seg)))
-		return rc;
-	if (!o->spec.split)
-		o->spec.split = "val";
-	return 0;
+	if (!rc)
+		rc = seg_finish("eval", &o->seg);
+	return rc ? rc : report_outputs_check("eval", &o->out);
 }
 
 /* The checkpoint must predict the dataset's classes. */
@@ -107,7 +79,6 @@ int cmd_eval(int argc, char **argv)
 	struct report r;
 	int rc;
 
-	o.seg = seg_defaults();
 	if ((rc = parse(argc, argv, &o)))
 		return rc < 0 ? 0 : rc;
 	if (o.threads)
@@ -127,11 +98,11 @@ int cmd_eval(int argc, char **argv)
 	mctx.seg = &o.seg;
 	eval_source_model(&src, &mctx);
 	eo.official = !o.plain;
-	eo.progress = !o.quiet;
+	eo.progress = !o.out.quiet;
 	eo.name = o.spec.layout ? o.spec.layout : "cityscapes";
 	rc = evaluate_dataset(&d, &src, &eo, &r);
 	if (!rc) {
-		rc = evaluate_write_reports(&r, o.json, o.csv, o.md, o.heatmap, o.quiet);
+		rc = evaluate_write_reports(&r, &o.out);
 		report_free(&r);
 	}
 	knseg_close(ks);

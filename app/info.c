@@ -4,7 +4,7 @@
  * checkpoint is loaded in full first, so that a file the other commands would refuse is
  * not described as sound.
  */
-#include "app/args.h"
+#include "app/options.h"
 #include "app/commands.h"
 #include "io/error.h"
 #include "io/safetensors.h"
@@ -12,27 +12,42 @@
 #include "nets/graph.h"
 #include "nets/knresnet.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: knseg info --arch A --head H [--width W] [--size WxH] [--classes K]\n"
-		"                  [--batch N]\n"
-		"       knseg info --checkpoint FILE [--size WxH] [--batch N]\n\n"
-		"Prints every layer of the network with its output shape, parameters and forward\n"
-		"GFLOPs (2 per multiply-add, for the whole batch), then the totals.\n\n"
-		"  --arch A      knresnet18 | knresnet34 | knresnet50 (default knresnet18)\n"
-		"  --head H      fcn | fpn (default fpn)\n"
-		"  --width W     channel multiplier (default 1.0)\n"
-		"  --size WxH    input size (default 1024x512); sides are padded to multiples of 32\n"
-		"  --classes K   number of classes (default 19)\n"
-		"  --batch N     images per batch (default 1)\n"
-		"  --checkpoint FILE  take the network from a knseg checkpoint and also print\n"
-		"                its metadata, after checking that every tensor loads\n");
-}
+struct info_cmd {
+	struct net_config net;
+	const char *checkpoint;
+	int w, h, batch;
+};
+
+#define F(m) offsetof(struct info_cmd, m)
+static const struct opt info_opts[] = {
+	NET_OPTS(struct info_cmd, net, "fpn"),
+	{"classes", OPT_INT, F(net.num_classes), .lo = 1, .hi = 255, .def = "19", .arg = "K",
+	 .help = "number of classes"},
+	{"size", OPT_SIZE, F(w), F(h), .lo = 1, .hi = 16384, .def = "1024x512", .arg = "WxH",
+	 .help = "input size; sides are padded to multiples of 32"},
+	{"batch", OPT_INT, F(batch), .lo = 1, .hi = OPT_BATCH_MAX, .def = "1", .arg = "N",
+	 .help = "images per batch"},
+	{"checkpoint", OPT_STRING, F(checkpoint), .arg = "FILE",
+	 .help = "take the network from a knseg checkpoint and also print its\n"
+		 "metadata, after checking that every tensor loads"},
+	{0},
+};
+#undef F
+
+static const struct opt_command info_command = {
+	"info",
+	"usage: knseg info --arch A --head H [--width W] [--size WxH] [--classes K]\n"
+	"                  [--batch N]\n"
+	"       knseg info --checkpoint FILE [--size WxH] [--batch N]\n\n"
+	"Prints every layer of the network with its output shape, parameters and forward\n"
+	"GFLOPs (2 per multiply-add, for the whole batch), then the totals.\n",
+	info_opts,
+	false,
+};
 
 static void kernel_desc(const struct graph_op *op, char *buf, size_t size)
 {
@@ -109,64 +124,24 @@ static int describe_checkpoint(const char *path, struct net_config *cfg)
 
 int cmd_info(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"arch", required_argument, 0, 'a'},    {"head", required_argument, 0, 'H'},
-		{"width", required_argument, 0, 'w'},   {"size", required_argument, 0, 's'},
-		{"classes", required_argument, 0, 'k'}, {"batch", required_argument, 0, 'b'},
-		{"checkpoint", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
-	};
-	struct net_config cfg = net_config_default(NET_KNRESNET18, NET_HEAD_FPN, 19);
-	const char *checkpoint = NULL;
-	int w = 1024, h = 512, batch = 1, c, rc;
-	double width = 1.0;
+	struct info_cmd o;
+	struct net_config cfg;
 	struct graph g;
+	int w, h, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		rc = 0;
-		switch (c) {
-		case 'a':
-			if (net_arch_parse(optarg, &cfg.arch) < 0)
-				return usage_error("info", "%s", kn_errmsg());
-			break;
-		case 'H':
-			if (net_head_parse(optarg, &cfg.head) < 0)
-				return usage_error("info", "%s", kn_errmsg());
-			break;
-		case 'w':
-			rc = arg_float("info", "--width", optarg, 0.01, 8, &width);
-			break;
-		case 's':
-			rc = arg_size("info", "--size", optarg, 1, 16384, &w, &h);
-			break;
-		case 'k':
-			rc = arg_int("info", "--classes", optarg, 1, 255, &cfg.num_classes);
-			break;
-		case 'b':
-			rc = arg_int("info", "--batch", optarg, 1, 4096, &batch);
-			break;
-		case 'c':
-			checkpoint = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			return usage_error("info", "unknown option");
-		}
-		if (rc)
-			return rc;
-	}
-	if (optind < argc)
-		return usage_error("info", "unexpected argument '%s'", argv[optind]);
-	cfg.width = (float)width;
-	if (checkpoint && (rc = describe_checkpoint(checkpoint, &cfg)) != 0)
+	memset(&o, 0, sizeof(o));
+	o.net = net_config_default(NET_KNRESNET18, NET_HEAD_FPN, 19);
+	if ((rc = opt_parse(&info_command, argc, argv, &o, NULL)))
 		return rc < 0 ? 0 : rc;
-	if (w % 32 || h % 32)
-		printf("note: input %dx%d is padded to %dx%d\n", w, h, (w + 31) / 32 * 32,
-		       (h + 31) / 32 * 32);
-	if (net_build(&g, &cfg, batch, (h + 31) / 32 * 32, (w + 31) / 32 * 32) < 0)
+	/* Other fields (the statistics dropout) keep the network's defaults. */
+	cfg = o.net;
+	if (o.checkpoint && (rc = describe_checkpoint(o.checkpoint, &cfg)) != 0)
+		return rc < 0 ? 0 : rc;
+	w = (o.w + 31) / 32 * 32;
+	h = (o.h + 31) / 32 * 32;
+	if (w != o.w || h != o.h)
+		printf("note: input %dx%d is padded to %dx%d\n", o.w, o.h, w, h);
+	if (net_build(&g, &cfg, o.batch, h, w) < 0)
 		return die("%s", kn_errmsg());
 	printf("%s + %s, width %g, %d classes\n\n", net_arch_name(cfg.arch),
 	       net_head_name(cfg.head), (double)cfg.width, cfg.num_classes);

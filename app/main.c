@@ -4,7 +4,6 @@
  */
 #include "app/commands.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,66 +32,6 @@ static const struct command commands[] = {
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-void put_escaped(FILE *out, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '\n')
-			fputs("\\n", out);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(out, "\\x%02x", c);
-		else
-			fputc(c, out);
-	}
-}
-
-/* prefix, the message from fmt with control characters escaped, then suffix. */
-static void put_message(const char *prefix, const char *suffix, const char *fmt, va_list ap)
-{
-	va_list ap2;
-	int n;
-	char *msg;
-
-	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
-	va_end(ap2);
-	msg = malloc(n < 0 ? 1 : (size_t)n + 1);
-	if (!msg || n < 0) {
-		fprintf(stderr, "%sout of memory%s", prefix, suffix);
-		free(msg);
-		return;
-	}
-	vsnprintf(msg, (size_t)n + 1, fmt, ap);
-	fputs(prefix, stderr);
-	put_escaped(stderr, msg);
-	fputs(suffix, stderr);
-	free(msg);
-}
-
-int die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	put_message("knseg: ", "\n", fmt, ap);
-	va_end(ap);
-	return 1;
-}
-
-int usage_error(const char *cmd, const char *fmt, ...)
-{
-	char prefix[64], suffix[64];
-	va_list ap;
-
-	snprintf(prefix, sizeof(prefix), "knseg %s: ", cmd);
-	snprintf(suffix, sizeof(suffix), " (see 'knseg %s --help')\n", cmd);
-	va_start(ap, fmt);
-	put_message(prefix, suffix, fmt, ap);
-	va_end(ap);
-	return 2;
-}
 
 static void print_usage(FILE *out)
 {

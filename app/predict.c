@@ -18,7 +18,7 @@
  * reported with its name and the others are still processed; the exit status is 1 if
  * any failed.
  */
-#include "app/args.h"
+#include "app/options.h"
 #include "app/commands.h"
 #include "app/walk.h"
 #include "datasets/cityscapes_labels.h"
@@ -30,7 +30,7 @@
 #include "nets/knseg.h"
 
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,22 +48,6 @@ struct predict_opts {
 	const struct walk_list *inputs;
 };
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: knseg predict --checkpoint FILE --out DIR [options] INPUT...\n\n"
-		"Segments images (files, or folders searched recursively for .png/.jpg/.jpeg)\n"
-		"and writes masks under DIR, mirroring the input names.\n\n"
-		"  --format LIST     trainid,labelid,color,overlay (default trainid,color)\n"
-		"  --save-logits     also write <stem>_logits.npy, float32 (K, H, W)\n"
-		"  --alpha A         overlay opacity of the colours (default 0.5)\n"
-		"  --kn-eval MODE    expected | none | sample (default: the checkpoint's)\n"
-		SEG_HELP
-		"  --threads N       threads (default: all cores)\n"
-		"  --force           overwrite existing outputs\n"
-		"  --quiet           print only errors and the summary\n");
-}
-
 static int parse_format(const char *tok, size_t len, int *out)
 {
 	static const char *const names[] = {"trainid", "labelid", "color", "overlay"};
@@ -79,11 +63,13 @@ static int parse_format(const char *tok, size_t len, int *out)
 			   (int)len, tok);
 }
 
-/* A comma-separated list of kinds; repeats are the same as one. */
-static int parse_formats(const char *s, int *out)
+/* A comma-separated list of kinds into an int of OUT_* bits; repeats are the same as one. */
+static int parse_formats(const char *cmd, const struct opt *opt, const char *s, void *field)
 {
-	int rc;
+	int rc, *out = field;
 
+	(void)cmd;
+	(void)opt;
 	*out = 0;
 	for (;;) {
 		size_t len = strcspn(s, ",");
@@ -96,49 +82,46 @@ static int parse_formats(const char *s, int *out)
 	}
 }
 
-static int parse(int argc, char **argv, struct predict_opts *o)
-{
-	static const struct option opts[] = {
-		{"checkpoint", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'},
-		{"format", required_argument, 0, 'f'},     {"save-logits", no_argument, 0, 'L'},
-		{"alpha", required_argument, 0, 'a'},      {"kn-eval", required_argument, 0, 'k'},
-		SEG_OPTIONS,                               {"threads", required_argument, 0, 't'},
-		{"force", no_argument, 0, 'x'},            {"quiet", no_argument, 0, 'q'},
-		{"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
-	};
-	int c, rc;
+#define F(m) offsetof(struct predict_opts, m)
+static const struct opt predict_opts_table[] = {
+	{"checkpoint", OPT_STRING, F(checkpoint), .required = true, .arg = "FILE",
+	 .help = "the knseg checkpoint"},
+	{"out", OPT_STRING, F(out), .required = true, .arg = "DIR",
+	 .help = "the folder of the masks, created when missing"},
+	{"format", OPT_CUSTOM, F(formats), .parse = parse_formats, .def = "trainid,color",
+	 .arg = "LIST", .help = "trainid,labelid,color,overlay"},
+	{"save-logits", OPT_FLAG, F(logits), .help = "also write <stem>_logits.npy, float32 (K, H, W)"},
+	{"alpha", OPT_DOUBLE, F(alpha), .lo = 0, .hi = 1, .def = "0.5", .arg = "A",
+	 .help = "overlay opacity of the colours"},
+	{"force", OPT_FLAG, F(force), .help = "overwrite existing outputs"},
+	{"quiet", OPT_FLAG, F(quiet), .help = "print only errors and the summary"},
+	THREADS_OPT(struct predict_opts, threads),
+	{.kind = OPT_SECTION, .help = "inference:"},
+	SEG_OPTS(struct predict_opts, seg),
+	KN_EVAL_OPT(struct predict_opts, kn_eval),
+	{0},
+};
+#undef F
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if ((rc = seg_option("predict", c, optarg, &o->seg)) >= 0) {
-			if (rc)
-				return rc;
-			continue;
-		}
-		rc = 0;
-		switch (c) {
-		case 'c': o->checkpoint = optarg; break;
-		case 'o': o->out = optarg; break;
-		case 'f': rc = parse_formats(optarg, &o->formats); break;
-		case 'L': o->logits = true; break;
-		case 'a': rc = arg_float("predict", "--alpha", optarg, 0, 1, &o->alpha); break;
-		case 'k': o->kn_eval = optarg; break;
-		case 't': rc = arg_int("predict", "--threads", optarg, 1, 1024, &o->threads); break;
-		case 'x': o->force = true; break;
-		case 'q': o->quiet = true; break;
-		case 'h': usage(stdout); return -1;
-		default: return usage_error("predict", "unknown option");
-		}
-		if (rc)
-			return rc;
-	}
-	if ((rc = seg_finish("predict", &o->seg)))
-		return rc;
-	if (!o->checkpoint || !o->out)
-		return usage_error("predict", "--checkpoint and --out are required");
-	if (optind == argc)
-		return usage_error("predict", "no input images");
-	return 0;
+static const struct opt_command predict_command = {
+	"predict",
+	"usage: knseg predict --checkpoint FILE --out DIR [options] INPUT...\n\n"
+	"Segments images (files, or folders searched recursively for .png/.jpg/.jpeg)\n"
+	"and writes masks under DIR, mirroring the input names.\n",
+	predict_opts_table,
+	true,
+};
+
+/* The options, then *first: the index of the first INPUT. */
+static int parse(int argc, char **argv, struct predict_opts *o, int *first)
+{
+	int rc = opt_parse(&predict_command, argc, argv, o, first);
+
+	if (!rc)
+		rc = seg_finish("predict", &o->seg);
+	if (!rc && *first == argc)
+		rc = usage_error("predict", "no input images");
+	return rc;
 }
 
 /*
@@ -297,16 +280,13 @@ int cmd_predict(int argc, char **argv)
 	struct predict_opts o = {0};
 	struct walk_list files = {0};
 	struct knseg *ks;
-	int rc, failed = 0;
+	int rc, failed = 0, first;
 
-	o.formats = OUT_TRAINID | OUT_COLOR;
-	o.alpha = 0.5;
-	o.seg = seg_defaults();
-	if ((rc = parse(argc, argv, &o)))
+	if ((rc = parse(argc, argv, &o, &first)))
 		return rc < 0 ? 0 : rc;
 	if (o.threads)
 		knseg_set_threads(o.threads);
-	rc = walk_inputs(argv + optind, argc - optind, o.out, &files);
+	rc = walk_inputs(argv + first, argc - first, o.out, &files);
 	if (rc == KN_EINVAL)
 		return usage_error("predict", "%s", kn_errmsg());
 	if (rc < 0)

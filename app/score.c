@@ -12,7 +12,7 @@
  * (what the official evaluation reads; knseg predict --format labelid writes them),
  * class indices otherwise; --pred-format says which.
  */
-#include "app/args.h"
+#include "app/options.h"
 #include "app/commands.h"
 #include "app/split_eval.h"
 #include "app/walk.h"
@@ -20,7 +20,7 @@
 #include "io/alloc.h"
 #include "io/error.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,19 +32,6 @@ struct score_ctx {
 	struct walk_list files;
 	enum pred_format format;
 };
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: knseg score --pred DIR --root DIR [dataset options] [options]\n\n"
-		"Scores prediction PNGs under DIR against a labelled split (default val).\n\n"
-		DATASET_HELP
-		"  --pred-format F   labelid | trainid (default: labelid for Cityscapes, class\n"
-		"                    indices otherwise)\n"
-		"  --json F, --csv F, --md F, --heatmap F   also write these reports\n"
-		"  --plain           plain confusion-matrix scores even for Cityscapes\n"
-		"  --quiet           no table on the terminal\n");
-}
 
 static const char *base_name(const char *path)
 {
@@ -207,68 +194,61 @@ static int predict_file(void *ctx, int i, const struct image *img, struct label_
 	return err;
 }
 
-static int parse(int argc, char **argv, struct dataset_spec *spec, const char **pred,
-		 enum pred_format *fmt, const char *out[4], bool *plain, bool *quiet)
-{
-	static const struct option opts[] = {
-		DATASET_OPTIONS,
-		{"pred", required_argument, 0, 'p'}, {"pred-format", required_argument, 0, 'f'},
-		{"json", required_argument, 0, 'j'}, {"csv", required_argument, 0, 'v'},
-		{"md", required_argument, 0, 'd'},   {"heatmap", required_argument, 0, 'H'},
-		{"plain", no_argument, 0, 'P'},      {"quiet", no_argument, 0, 'q'},
-		{"help", no_argument, 0, 'h'},       {0, 0, 0, 0},
-	};
-	int c;
+struct score_cmd {
+	const char *pred;
+	int format; /* enum pred_format */
+	struct dataset_spec spec;
+	struct report_outputs out;
+	bool plain;
+};
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (dataset_option(c, optarg, spec))
-			continue;
-		switch (c) {
-		case 'p': *pred = optarg; break;
-		case 'f':
-			if (strcmp(optarg, "labelid") && strcmp(optarg, "trainid"))
-				return usage_error("score", "--pred-format '%s' is not labelid or trainid",
-						   optarg);
-			*fmt = strcmp(optarg, "labelid") ? PRED_TRAINID : PRED_LABELID;
-			break;
-		case 'j': out[0] = optarg; break;
-		case 'v': out[1] = optarg; break;
-		case 'd': out[2] = optarg; break;
-		case 'H': out[3] = optarg; break;
-		case 'P': *plain = true; break;
-		case 'q': *quiet = true; break;
-		case 'h': usage(stdout); return -1;
-		default: return usage_error("score", "unknown option");
-		}
-	}
-	if (optind < argc)
-		return usage_error("score", "unexpected argument '%s'", argv[optind]);
-	if (!*pred)
-		return usage_error("score", "--pred is required");
-	if (!spec->split)
-		spec->split = "val";
-	return 0;
-}
+_Static_assert(PRED_AUTO == 0 && PRED_TRAINID == 1 && PRED_LABELID == 2,
+	       "--pred-format's words are in enum pred_format's order");
+
+#define F(m) offsetof(struct score_cmd, m)
+static const struct opt score_opts[] = {
+	{"pred", OPT_STRING, F(pred), .required = true, .arg = "DIR",
+	 .help = "the folder of prediction PNGs (searched recursively)"},
+	{"pred-format", OPT_WORD, F(format), .words = "auto|trainid|labelid", .def = "auto",
+	 .arg = "F", .help = "labelid | trainid: Cityscapes labelIds or class indices;\n"
+	 "auto is labelid for Cityscapes, class indices otherwise"},
+	{.kind = OPT_SECTION, .help = "dataset:"},
+	DATASET_OPTS(struct score_cmd, spec, "val"),
+	{.kind = OPT_SECTION, .help = "output:"},
+	REPORT_OPTS(struct score_cmd, out),
+	{"plain", OPT_FLAG, F(plain), .help = "plain confusion-matrix scores even for Cityscapes"},
+	{0},
+};
+#undef F
+
+static const struct opt_command score_command = {
+	"score",
+	"usage: knseg score --pred DIR --root DIR [dataset options] [options]\n\n"
+	"Scores prediction PNGs under DIR against a labelled split, with the same rules\n"
+	"as knseg eval.\n",
+	score_opts,
+	false,
+};
 
 int cmd_score(int argc, char **argv)
 {
-	struct dataset_spec spec = {0};
+	struct score_cmd o = {0};
 	struct dataset d = {0};
 	struct score_ctx ctx = {0};
 	struct eval_source src;
 	struct eval_options eo = {true, true, NULL};
-	const char *pred = NULL, *out[4] = {NULL, NULL, NULL, NULL};
-	enum pred_format fmt = PRED_AUTO;
-	bool plain = false, quiet = false;
+	enum pred_format fmt;
 	struct report r;
 	char *inputs[1];
-	int rc = parse(argc, argv, &spec, &pred, &fmt, out, &plain, &quiet);
+	int rc = opt_parse(&score_command, argc, argv, &o, NULL);
 
+	if (!rc)
+		rc = report_outputs_check("score", &o.out);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	inputs[0] = (char *)pred;
-	if (dataset_open_spec(&d, &spec, NULL) < 0 || check_unique_names(&d) < 0 ||
+	inputs[0] = (char *)o.pred;
+	fmt = (enum pred_format)o.format;
+	if (dataset_open_spec(&d, &o.spec, NULL) < 0 || check_unique_names(&d) < 0 ||
 	    walk_inputs(inputs, 1, NULL, &ctx.files) < 0) {
 		dataset_free(&d);
 		return die("%s", kn_errmsg());
@@ -281,18 +261,18 @@ int cmd_score(int argc, char **argv)
 			return rc;
 		}
 	if (fmt == PRED_AUTO)
-		fmt = !plain && evaluate_is_cityscapes(&d) ? PRED_LABELID : PRED_TRAINID;
+		fmt = !o.plain && evaluate_is_cityscapes(&d) ? PRED_LABELID : PRED_TRAINID;
 	ctx.d = &d;
 	ctx.format = fmt;
 	src.predict = predict_file;
 	src.needs_image = false;
 	src.ctx = &ctx;
-	eo.official = !plain;
-	eo.progress = !quiet;
-	eo.name = spec.layout ? spec.layout : "cityscapes";
+	eo.official = !o.plain;
+	eo.progress = !o.out.quiet;
+	eo.name = o.spec.layout ? o.spec.layout : "cityscapes";
 	rc = evaluate_dataset(&d, &src, &eo, &r);
 	if (!rc) {
-		rc = evaluate_write_reports(&r, out[0], out[1], out[2], out[3], quiet);
+		rc = evaluate_write_reports(&r, &o.out);
 		report_free(&r);
 	}
 	walk_list_free(&ctx.files);

@@ -1,5 +1,7 @@
 /* Dataset evaluation from a network or from prediction files. See split_eval.h. */
 #include "app/split_eval.h"
+#include "app/commands.h"
+#include "app/options.h"
 #include "datasets/cityscapes_labels.h"
 #include "io/alloc.h"
 #include "io/error.h"
@@ -175,20 +177,55 @@ void eval_source_model(struct eval_source *s, struct eval_model_ctx *ctx)
 	s->ctx = ctx;
 }
 
-int evaluate_write_reports(const struct report *r, const char *json, const char *csv,
-			   const char *md, const char *heatmap, bool quiet)
+int report_outputs_check(const char *cmd, const struct report_outputs *out)
 {
+	int n = opt_is_stdout(out->json) + opt_is_stdout(out->csv) + opt_is_stdout(out->md);
+
+	if (n > 1)
+		return usage_error(cmd, "only one of --json, --csv and --md can write to standard "
+				   "output (-)");
+	if (opt_is_stdout(out->heatmap))
+		return usage_error(cmd, "--heatmap writes a PNG file: give it a file name");
+	return 0;
+}
+
+/* A text report to path, or to standard output for "-". */
+static int write_text(const char *path, const struct report *r,
+		      int (*to_file)(const char *, const struct report *),
+		      void (*to_stream)(FILE *, const struct report *))
+{
+	if (!opt_is_stdout(path))
+		return to_file(path, r);
+	to_stream(stdout, r);
+	return fflush(stdout) ? kn_error(KN_EIO, "cannot write to standard output") : 0;
+}
+
+static void json_to_stream(FILE *f, const struct report *r)
+{
+	struct json_writer w;
+
+	json_writer_init(&w);
+	report_json(&w, r);
+	json_append_raw(&w, "\n", 1);
+	fwrite(w.data, 1, w.len, f);
+	json_writer_free(&w);
+}
+
+int evaluate_write_reports(const struct report *r, const struct report_outputs *out)
+{
+	bool to_stdout = opt_is_stdout(out->json) || opt_is_stdout(out->csv) ||
+			 opt_is_stdout(out->md);
 	int err = 0;
 
-	if (!quiet)
+	if (!out->quiet && !to_stdout)
 		report_print(stdout, r);
-	if (!err && json)
-		err = report_write_json(json, r);
-	if (!err && csv)
-		err = report_write_csv(csv, r);
-	if (!err && md)
-		err = report_write_md(md, r);
-	if (!err && heatmap)
-		err = report_write_heatmap(heatmap, r);
+	if (!err && out->json)
+		err = write_text(out->json, r, report_write_json, json_to_stream);
+	if (!err && out->csv)
+		err = write_text(out->csv, r, report_write_csv, report_print_csv);
+	if (!err && out->md)
+		err = write_text(out->md, r, report_write_md, report_print_md);
+	if (!err && out->heatmap)
+		err = report_write_heatmap(out->heatmap, r);
 	return err;
 }

@@ -17,6 +17,7 @@
 #include "nets/knseg.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -52,10 +53,34 @@ struct eval_model_ctx {
 void eval_source_model(struct eval_source *s, struct eval_model_ctx *ctx);
 
 /*
- * Writes what the report options ask for (each path may be NULL) and prints the table
- * unless quiet. Returns 0, or a negative code with a message naming the file.
+ * Where eval and score write the report besides the terminal table: each path may be
+ * NULL; "-" for json, csv or md writes that format to standard output in place of the
+ * table (one of them at most).
  */
-int evaluate_write_reports(const struct report *r, const char *json, const char *csv,
-			   const char *md, const char *heatmap, bool quiet);
+struct report_outputs {
+	const char *json, *csv, *md, *heatmap;
+	bool quiet; /* no table */
+};
+
+/* Their option rows (app/options.h), for a struct report_outputs member m of T. */
+#define REPORT_OPTS(T, m)                                                               \
+	{"json", OPT_STRING, offsetof(T, m.json), .arg = "FILE",                         \
+	 .help = "also write the report as JSON (- for standard output)"},                 \
+	{"csv", OPT_STRING, offsetof(T, m.csv), .arg = "FILE",                           \
+	 .help = "also write the per-class table as CSV (- likewise)"},                    \
+	{"md", OPT_STRING, offsetof(T, m.md), .arg = "FILE",                             \
+	 .help = "also write the report as Markdown (- likewise)"},                        \
+	{"heatmap", OPT_STRING, offsetof(T, m.heatmap), .arg = "FILE",                   \
+	 .help = "write the row-normalized confusion matrix as a PNG"},                    \
+	{"quiet", OPT_FLAG, offsetof(T, m.quiet), .help = "no table on the terminal"}
+
+/* Refuses (usage error, exit status 2) more than one output to standard output. */
+int report_outputs_check(const char *cmd, const struct report_outputs *out);
+
+/*
+ * Writes what out asks for and prints the table unless quiet or another format goes to
+ * standard output. Returns 0, or a negative code with a message naming the file.
+ */
+int evaluate_write_reports(const struct report *r, const struct report_outputs *out);
 
 #endif

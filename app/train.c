@@ -1,7 +1,7 @@
 /*
  * knseg train: options and set-up. See train.h; the iterations are in train_loop.c.
  */
-#include "app/args.h"
+#include "app/options.h"
 #include "app/commands.h"
 #include "app/train.h"
 #include "datasets/weights.h"
@@ -10,197 +10,128 @@
 #include "io/safetensors.h"
 #include "nets/gemm.h"
 
-#include <getopt.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(FILE *out)
+/* --scale-range A,B into double[2]. */
+static int parse_scale_range(const char *cmd, const struct opt *opt, const char *s, void *field)
 {
-	fprintf(out,
-		"usage: knseg train --root DIR --out RUNDIR [dataset options] [options]\n\n"
-		"Trains a network on a dataset split (default train) and validates on another\n"
-		"(default val). RUNDIR receives config.txt, log.csv, curve.svg, last.safetensors\n"
-		"(to resume) and best.safetensors (best validation mIoU).\n\n" DATASET_HELP
-		"  --val-split S     validation split, or none (default val; list layout: ROOT/S.txt,\n"
-		"                    and no validation by default)\n"
-		"  --val-list FILE   validation list (list layout)\n"
-		"  --arch A          knresnet18 | knresnet34 | knresnet50 (default knresnet18)\n"
-		"  --head H          fcn | fpn (default fpn)\n"
-		"  --width W         channel multiplier (default 1.0)\n"
-		"  --crop WxH        training crop (default 1024x512)\n"
-		"  --batch N         images per iteration (default 2)\n"
-		"  --iters N | --epochs N   length of the run (default 1000 iterations)\n"
-		"  --optim sgd|adamw (default sgd)   --lr X (default 0.01, adamw 0.001)\n"
-		"  --momentum X (0.9)  --nesterov  --weight-decay X (sgd 5e-4, adamw 0.01)\n"
-		"  --warmup-iters N  linear warm-up (default 0)   --poly-power X (default 0.9)\n"
-		"  --class-weights median|W1,W2,...   weighted loss (default none)\n"
-		"  --augment train|none   rescale/crop/flip/photometric, or full images\n"
-		"  --scale-range A,B  rescale factors (default 0.5,2.0)\n"
-		"  --kn-p P          KN statistics dropout while training (default 0.05)\n"
-		"  --kn-eval MODE    statistics at inference: expected | none | sample\n"
-		"  --init FILE       start from a whole model   --init-backbone FILE  backbone only\n"
-		"  --resume FILE     continue a run from its last.safetensors, with the same\n"
-		"                    options (a longer --iters or --epochs may be given)\n"
-		"  --val-every N     validate and save every N iterations (default: each epoch)\n"
-		"  --log-every N     log every N iterations (default 10)\n"
-		"  --stop-after N    save and stop after N iterations of this invocation\n"
-		"  --threads N  --loader-threads N (default 1)  --seed S (default 1)\n"
-		"  --skip-bad        skip unreadable samples (counted) instead of stopping\n"
-		"  --force           start over in a run folder that holds another run (its\n"
-		"                    checkpoints, val.json, log.csv and curve.svg are removed)\n");
-}
-
-enum {
-	O_ARCH = OPT_FIRST_FREE, O_HEAD, O_WIDTH, O_CROP, O_BATCH, O_ITERS, O_EPOCHS, O_OPTIM,
-	O_LR, O_MOMENTUM, O_NESTEROV, O_WD, O_WARMUP, O_POWER, O_CW, O_AUGMENT, O_SCALES,
-	O_KNP, O_KNEVAL, O_INIT, O_INITB, O_RESUME, O_VALEVERY, O_LOGEVERY, O_STOP, O_THREADS,
-	O_LTHREADS, O_SEED, O_SKIP, O_FORCE, O_OUT, O_VALSPLIT, O_VALLIST
-};
-
-static int parse_pair(const char *s, double *a, double *b)
-{
+	double *range = field;
 	char *end;
 
-	*a = strtod(s, &end);
+	(void)opt;
+	range[0] = strtod(s, &end);
 	if (end == s || *end != ',')
-		return usage_error("train", "--scale-range '%s' is not A,B", s);
-	*b = strtod(end + 1, &end);
-	if (*end || !(*a > 0.05 && *a <= *b && *b <= 8))
-		return usage_error("train", "--scale-range '%s' must be 0.05 < A <= B <= 8", s);
+		return usage_error(cmd, "--scale-range '%s' is not A,B", s);
+	range[1] = strtod(end + 1, &end);
+	if (*end || !(range[0] > 0.05 && range[0] <= range[1] && range[1] <= 8))
+		return usage_error(cmd, "--scale-range '%s' must be 0.05 < A <= B <= 8", s);
 	return 0;
 }
 
-/* An iteration count option (at most 10^8) into an int64_t field. */
-static int iteration_count(const char *opt, const char *arg, int lo, int64_t *out)
+static int parse_augment(const char *cmd, const struct opt *opt, const char *s, void *field)
 {
-	int i;
-	int rc = arg_int("train", opt, arg, lo, 100000000, &i);
-
-	if (!rc)
-		*out = i;
-	return rc;
+	(void)opt;
+	if (strcmp(s, "train") && strcmp(s, "none"))
+		return usage_error(cmd, "--augment '%s' is not train or none", s);
+	*(bool *)field = !strcmp(s, "train");
+	return 0;
 }
 
-/* Options with a number: 0, a usage exit status, or -1 when c is not one of them. */
-static int parse_value(struct train_opts *o, int c, const char *arg, double *lr, double *wd)
+static int parse_kn_eval(const char *cmd, const struct opt *opt, const char *s, void *field)
 {
-	double v;
-	int i;
-
-	switch (c) {
-	case O_WIDTH:
-		if (arg_float("train", "--width", arg, 0.01, 8, &v))
-			return 2;
-		o->net.width = (float)v;
-		return 0;
-	case O_CROP: return arg_size("train", "--crop", arg, 32, 8192, &o->crop_w, &o->crop_h);
-	case O_BATCH: return arg_int("train", "--batch", arg, 1, 1024, &o->batch);
-	case O_ITERS: return iteration_count("--iters", arg, 1, &o->iters);
-	case O_EPOCHS: return arg_int("train", "--epochs", arg, 1, 100000, &o->epochs);
-	case O_LR: return arg_float("train", "--lr", arg, 0, 10, lr);
-	case O_MOMENTUM: return arg_float("train", "--momentum", arg, 0, 0.999, &o->optim.momentum);
-	case O_WD: return arg_float("train", "--weight-decay", arg, 0, 1, wd);
-	case O_WARMUP: return iteration_count("--warmup-iters", arg, 0, &o->warmup);
-	case O_POWER: return arg_float("train", "--poly-power", arg, 0, 10, &o->power);
-	case O_KNP:
-		if (arg_float("train", "--kn-p", arg, 0, 0.9, &v))
-			return 2;
-		o->net.p = (float)v;
-		return 0;
-	case O_VALEVERY: return iteration_count("--val-every", arg, 1, &o->val_every);
-	case O_LOGEVERY: return iteration_count("--log-every", arg, 1, &o->log_every);
-	case O_STOP: return iteration_count("--stop-after", arg, 1, &o->stop_after);
-	case O_THREADS: return arg_int("train", "--threads", arg, 1, 1024, &o->threads);
-	case O_LTHREADS:
-		return arg_int("train", "--loader-threads", arg, 1, 64, &o->loader_threads);
-	case O_SEED:
-		if (arg_int("train", "--seed", arg, 0, 2147483647, &i))
-			return 2;
-		o->seed = (uint64_t)i;
-		return 0;
-	case O_SCALES: return parse_pair(arg, &o->scale_min, &o->scale_max);
-	}
-	return -1;
+	(void)opt;
+	return knorm_mode_parse(s, field) < 0 ? usage_error(cmd, "%s", kn_errmsg()) : 0;
 }
 
-static int parse_word(struct train_opts *o, int c, const char *arg)
-{
-	switch (c) {
-	case O_ARCH:
-		return net_arch_parse(arg, &o->net.arch) < 0 ? usage_error("train", "%s", kn_errmsg()) : 0;
-	case O_HEAD:
-		return net_head_parse(arg, &o->net.head) < 0 ? usage_error("train", "%s", kn_errmsg()) : 0;
-	case O_OPTIM:
-		if (strcmp(arg, "sgd") && strcmp(arg, "adamw"))
-			return usage_error("train", "--optim '%s' is not sgd or adamw", arg);
-		o->optim.kind = strcmp(arg, "sgd") ? OPTIM_ADAMW : OPTIM_SGD;
-		return 0;
-	case O_AUGMENT:
-		if (strcmp(arg, "train") && strcmp(arg, "none"))
-			return usage_error("train", "--augment '%s' is not train or none", arg);
-		o->augment = !strcmp(arg, "train");
-		return 0;
-	case O_KNEVAL:
-		return knorm_mode_parse(arg, &o->kn_eval) < 0 ? usage_error("train", "%s", kn_errmsg()) : 0;
-	case O_NESTEROV: o->optim.nesterov = true; return 0;
-	case O_CW: o->class_weights = arg; return 0;
-	case O_INIT: o->init = arg; return 0;
-	case O_INITB: o->init_backbone = arg; return 0;
-	case O_RESUME: o->resume = arg; return 0;
-	case O_SKIP: o->skip_bad = true; return 0;
-	case O_FORCE: o->force = true; return 0;
-	case O_OUT: o->out = arg; return 0;
-	case O_VALSPLIT: o->val_split = arg; return 0;
-	case O_VALLIST: o->val_list = arg; return 0;
-	}
-	return -1;
-}
+_Static_assert(OPTIM_SGD == 0 && OPTIM_ADAMW == 1 && sizeof(enum optim_kind) == sizeof(int),
+	       "--optim's words are in enum optim_kind's order");
 
-static const struct option train_options[] = {
-	DATASET_OPTIONS,
-	{"arch", required_argument, 0, O_ARCH},       {"head", required_argument, 0, O_HEAD},
-	{"width", required_argument, 0, O_WIDTH},     {"crop", required_argument, 0, O_CROP},
-	{"batch", required_argument, 0, O_BATCH},     {"iters", required_argument, 0, O_ITERS},
-	{"epochs", required_argument, 0, O_EPOCHS},   {"optim", required_argument, 0, O_OPTIM},
-	{"lr", required_argument, 0, O_LR},           {"momentum", required_argument, 0, O_MOMENTUM},
-	{"nesterov", no_argument, 0, O_NESTEROV},     {"weight-decay", required_argument, 0, O_WD},
-	{"warmup-iters", required_argument, 0, O_WARMUP},
-	{"poly-power", required_argument, 0, O_POWER},
-	{"class-weights", required_argument, 0, O_CW}, {"augment", required_argument, 0, O_AUGMENT},
-	{"scale-range", required_argument, 0, O_SCALES}, {"kn-p", required_argument, 0, O_KNP},
-	{"kn-eval", required_argument, 0, O_KNEVAL},  {"init", required_argument, 0, O_INIT},
-	{"init-backbone", required_argument, 0, O_INITB},
-	{"resume", required_argument, 0, O_RESUME},   {"val-every", required_argument, 0, O_VALEVERY},
-	{"log-every", required_argument, 0, O_LOGEVERY}, {"stop-after", required_argument, 0, O_STOP},
-	{"threads", required_argument, 0, O_THREADS},
-	{"loader-threads", required_argument, 0, O_LTHREADS},
-	{"seed", required_argument, 0, O_SEED},       {"skip-bad", no_argument, 0, O_SKIP},
-	{"force", no_argument, 0, O_FORCE},           {"out", required_argument, 0, O_OUT},
-	{"val-split", required_argument, 0, O_VALSPLIT},
-	{"val-list", required_argument, 0, O_VALLIST}, {"help", no_argument, 0, 'h'},
-	{0, 0, 0, 0},
+/* An iteration count (at most 10^8) into an int64_t field. */
+#define ITERATIONS(name, m, low, default_, help_)                                       \
+	{name, OPT_INT64, offsetof(struct train_opts, m), .lo = low, .hi = 1e8,          \
+	 .def = default_, .arg = "N", .help = help_}
+
+#define F(m) offsetof(struct train_opts, m)
+static const struct opt train_opts_table[] = {
+	{"out", OPT_STRING, F(out), .required = true, .arg = "RUNDIR",
+	 .help = "the run folder: config.txt, log.csv, curve.svg, last.safetensors\n"
+		 "(to resume), best.safetensors (best validation mIoU)"},
+	{"resume", OPT_STRING, F(resume), .arg = "FILE",
+	 .help = "continue a run from its last.safetensors, with the same\n"
+		 "options (a longer --iters or --epochs may be given)"},
+	{"force", OPT_FLAG, F(force),
+	 .help = "start over in a run folder that holds another run (its\n"
+		 "checkpoints, val.json, log.csv and curve.svg are removed)"},
+	{.kind = OPT_SECTION, .help = "dataset:"},
+	DATASET_OPTS(struct train_opts, data, "train"),
+	{"val-split", OPT_STRING, F(val_split), .arg = "S",
+	 .help = "validation split, or none (default val; list layout: ROOT/S.txt,\n"
+		 "and no validation by default)"},
+	{"val-list", OPT_STRING, F(val_list), .arg = "FILE", .help = "validation list (list layout)"},
+	{"augment", OPT_CUSTOM, F(augment), .parse = parse_augment, .def = "train", .arg = "A",
+	 .help = "train (rescale, crop, flip, photometric) | none (full images)"},
+	{"crop", OPT_SIZE, F(crop_w), F(crop_h), .lo = 32, .hi = 8192, .def = "1024x512",
+	 .arg = "WxH", .help = "training crop"},
+	{"scale-range", OPT_CUSTOM, F(scale_range), .parse = parse_scale_range, .def = "0.5,2.0",
+	 .arg = "A,B", .help = "rescale factors"},
+	{"skip-bad", OPT_FLAG, F(skip_bad),
+	 .help = "skip unreadable samples (counted) instead of stopping"},
+	{.kind = OPT_SECTION, .help = "network:"},
+	NET_OPTS(struct train_opts, net, "fpn"),
+	{"kn-p", OPT_FLOAT, F(net.p), .lo = 0, .hi = 0.9, .def = "0.05", .arg = "P",
+	 .help = "KN statistics dropout while training"},
+	{"kn-eval", OPT_CUSTOM, F(kn_eval), .parse = parse_kn_eval, .def = "expected",
+	 .arg = "MODE", .help = "statistics at inference: expected | none | sample"},
+	{"init", OPT_STRING, F(init), .arg = "FILE", .help = "start from a whole model"},
+	{"init-backbone", OPT_STRING, F(init_backbone), .arg = "FILE",
+	 .help = "start from a backbone only"},
+	{.kind = OPT_SECTION, .help = "optimization:"},
+	{"batch", OPT_INT, F(batch), .lo = 1, .hi = OPT_BATCH_MAX, .def = "2", .arg = "N",
+	 .help = "images per iteration"},
+	ITERATIONS("iters", iters, 1, NULL, "length of the run (default 1000)"),
+	{"epochs", OPT_INT, F(epochs), .lo = 1, .hi = 100000, .arg = "N",
+	 .help = "length of the run in passes over the training split"},
+	{"optim", OPT_WORD, F(optim.kind), .words = "sgd|adamw", .def = "sgd", .arg = "O",
+	 .help = "sgd | adamw"},
+	{"lr", OPT_DOUBLE, F(lr), .lo = 0, .hi = 10, .arg = "X",
+	 .help = "learning rate (default sgd 0.01, adamw 0.001)"},
+	{"momentum", OPT_DOUBLE, F(optim.momentum), .lo = 0, .hi = 0.999, .def = "0.9",
+	 .arg = "X", .help = "SGD momentum"},
+	{"nesterov", OPT_FLAG, F(optim.nesterov), .help = "Nesterov momentum"},
+	{"weight-decay", OPT_DOUBLE, F(weight_decay), .lo = 0, .hi = 1, .arg = "X",
+	 .help = "weight decay (default sgd 5e-4, adamw 0.01)"},
+	ITERATIONS("warmup-iters", warmup, 0, "0", "linear learning-rate warm-up"),
+	{"poly-power", OPT_DOUBLE, F(power), .lo = 0, .hi = 10, .def = "0.9", .arg = "X",
+	 .help = "power of the polynomial decay"},
+	{"class-weights", OPT_STRING, F(class_weights), .arg = "W",
+	 .help = "median | W1,W2,...: weighted loss (default none)"},
+	{"seed", OPT_U64, F(seed), .hi = 2147483647, .def = "1", .arg = "S",
+	 .help = "seed of the initial weights, the sample order and the augmentations"},
+	{.kind = OPT_SECTION, .help = "running:"},
+	ITERATIONS("val-every", val_every, 1, NULL,
+		   "validate and save every N iterations (default: each epoch)"),
+	ITERATIONS("log-every", log_every, 1, "10", "log every N iterations"),
+	ITERATIONS("stop-after", stop_after, 1, NULL,
+		   "save and stop after N iterations of this invocation"),
+	THREADS_OPT(struct train_opts, threads),
+	{"loader-threads", OPT_INT, F(loader_threads), .lo = 1, .hi = 64, .def = "1", .arg = "N",
+	 .help = "threads reading and augmenting samples"},
+	{0},
 };
+#undef F
 
-static void defaults(struct train_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->net = net_config_default(NET_KNRESNET18, NET_HEAD_FPN, 19);
-	o->kn_eval = KNORM_EVAL_EXPECTED;
-	o->crop_w = 1024;
-	o->crop_h = 512;
-	o->batch = 2;
-	o->log_every = 10;
-	o->power = 0.9;
-	o->augment = true;
-	o->scale_min = 0.5;
-	o->scale_max = 2.0;
-	o->loader_threads = 1;
-	o->seed = 1;
-	o->optim.kind = OPTIM_SGD;
-	o->optim.momentum = 0.9;
-}
+static const struct opt_command train_command = {
+	"train",
+	"usage: knseg train --root DIR --out RUNDIR [dataset options] [options]\n\n"
+	"Trains a network on a dataset split (default train) and validates on another\n"
+	"(default val).\n",
+	train_opts_table,
+	false,
+};
 
 /* The validation options that fit the layout: a list run validates on --val-list FILE,
  * or on ROOT/S.txt for --val-split S; a Cityscapes run on a split. */
@@ -223,46 +154,29 @@ static int check_validation(const struct train_opts *o)
 
 static int parse(int argc, char **argv, struct train_opts *o)
 {
-	double lr = -1, wd = -1;
-	int c, rc;
+	int rc;
 
-	defaults(o);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", train_options, NULL)) != -1) {
-		if (dataset_option(c, optarg, &o->data))
-			continue;
-		if (c == 'h') {
-			usage(stdout);
-			return -1;
-		}
-		rc = parse_value(o, c, optarg, &lr, &wd);
-		if (rc < 0)
-			rc = parse_word(o, c, optarg);
-		if (rc < 0)
-			return usage_error("train", "unknown option");
-		if (rc)
-			return rc;
-	}
-	if (optind < argc)
-		return usage_error("train", "unexpected argument '%s'", argv[optind]);
-	if (!o->out)
-		return usage_error("train", "--out RUNDIR is required");
+	memset(o, 0, sizeof(*o));
+	o->net = net_config_default(NET_KNRESNET18, NET_HEAD_FPN, 19);
+	o->lr = o->weight_decay = -1; /* the optimizer's own defaults */
+	if ((rc = opt_parse(&train_command, argc, argv, o, NULL)))
+		return rc;
 	if (o->init && o->init_backbone)
 		return usage_error("train", "--init and --init-backbone exclude each other");
 	if (o->iters && o->epochs)
 		return usage_error("train", "--iters and --epochs exclude each other");
 	if (o->optim.kind == OPTIM_SGD) {
-		struct optim_config d = optim_sgd_config(lr >= 0 ? lr : 0.01, o->optim.momentum,
-							 wd >= 0 ? wd : 5e-4, o->optim.nesterov);
+		struct optim_config d = optim_sgd_config(o->lr >= 0 ? o->lr : 0.01, o->optim.momentum,
+							 o->weight_decay >= 0 ? o->weight_decay : 5e-4,
+							 o->optim.nesterov);
 
 		if (d.nesterov && d.momentum <= 0)
 			return usage_error("train", "--nesterov needs --momentum above 0");
 		o->optim = d;
 	} else {
-		o->optim = optim_adamw_config(lr >= 0 ? lr : 1e-3, wd >= 0 ? wd : 1e-2);
+		o->optim = optim_adamw_config(o->lr >= 0 ? o->lr : 1e-3,
+					      o->weight_decay >= 0 ? o->weight_decay : 1e-2);
 	}
-	if (!o->data.split)
-		o->data.split = "train";
 	return check_validation(o);
 }
 
@@ -341,8 +255,8 @@ static int setup_loader(struct train_run *r)
 	c.threads = r->o.loader_threads;
 	c.seed = r->o.seed;
 	c.skip_bad = r->o.skip_bad;
-	c.aug.scale_min = (float)r->o.scale_min;
-	c.aug.scale_max = (float)r->o.scale_max;
+	c.aug.scale_min = (float)r->o.scale_range[0];
+	c.aug.scale_max = (float)r->o.scale_range[1];
 	if (!r->o.augment) {
 		struct augment_config e;
 
@@ -501,7 +415,7 @@ static void config_text(const struct train_run *r, int argc, char **argv, char *
 		 net_arch_name(o->net.arch), net_head_name(o->net.head), (double)o->net.width,
 		 o->net.num_classes, r->meta.classes, r->train.count,
 		 r->has_val ? dataset_labelled(&r->val) : 0, r->m->w, r->m->h, o->crop_w, o->crop_h,
-		 o->augment ? "train" : "none", o->scale_min, o->scale_max, o->batch,
+		 o->augment ? "train" : "none", o->scale_range[0], o->scale_range[1], o->batch,
 		 (long long)o->iters, r->batches_per_epoch,
 		 o->optim.kind == OPTIM_SGD ? "sgd" : "adamw", o->optim.lr, o->optim.momentum,
 		 o->optim.nesterov, o->optim.weight_decay, o->power, (long long)o->warmup,

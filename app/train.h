@@ -25,11 +25,12 @@ struct train_opts {
 	enum knorm_mode kn_eval;
 	int crop_w, crop_h, batch, epochs;
 	int64_t iters, warmup, val_every, log_every, stop_after;
-	struct optim_config optim;
+	struct optim_config optim; /* complete after parsing */
+	double lr, weight_decay;   /* as given; -1 for the optimizer's default */
 	double power;
 	const char *class_weights; /* NULL, "median" or a comma-separated list */
 	bool augment, skip_bad, force;
-	double scale_min, scale_max;
+	double scale_range[2];     /* rescale factors, smallest and largest */
 	const char *out, *resume, *init, *init_backbone;
 	int threads, loader_threads;
 	uint64_t seed;

@@ -77,8 +77,8 @@ static void put_training(const struct train_run *r, struct run_option *o, int *n
 	put(o, n, "crop", "--crop", true, "%dx%d", t->crop_w, t->crop_h);
 	put(o, n, "batch", "--batch", true, "%d", t->batch);
 	put(o, n, "augment", "--augment", true, "%s", t->augment ? "train" : "none");
-	put(o, n, "scale_range", "--scale-range", true, "%.9g,%.9g", t->scale_min,
-	    t->scale_max);
+	put(o, n, "scale_range", "--scale-range", true, "%.9g,%.9g", t->scale_range[0],
+	    t->scale_range[1]);
 	put(o, n, "optim", "--optim", true, "%s", t->optim.kind == OPTIM_SGD ? "sgd" : "adamw");
 	put(o, n, "lr", "--lr", true, "%.17g", t->optim.lr);
 	put(o, n, "momentum", "--momentum", true, "%.17g", t->optim.momentum);

@@ -105,7 +105,7 @@ run_workload() {
 	if ! grep -qxF "$key" "$tmp/knseg_done"; then
 		echo "$key" >>"$tmp/knseg_done"
 		# shellcheck disable=SC2086
-		measure "$knseg" bench $shape --iters "$kn_n" --json
+		measure "$knseg" bench $shape --iters "$kn_n" --json -
 	fi
 	# shellcheck disable=SC2086
 	measure "$py" scripts/bench_torch.py $shape --iters "$n" --stats "$ref" --json

@@ -6,7 +6,7 @@ Input: one JSON object per line, in any order:
   {"tool": "workload", "arch", "head", "batch", "width_px", "height_px", "threads",
    "reference": "boxsum"|"unfold"}    one per table row, written by bench.sh before
                                       it runs the row;
-  {"tool": "knseg", ...}              `knseg bench --json`;
+  {"tool": "knseg", ...}              `knseg bench --json -`;
   {"tool": "pytorch-boxsum"|"pytorch-unfold", ...}   scripts/bench_torch.py --json;
   {"tool": "sgemm", "threads", "gflops", "shapes"}   tests/bench_sgemm --json.
 Results join rows by arch, head, width, batch, size and threads. A measurement that is

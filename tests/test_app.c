@@ -8,6 +8,8 @@
  *   whose name starts with it;
  * - sliding windows: the stride follows --crop, a stride beyond the window is refused;
  * - bench --ops lists every layer once, as many as its table of op kinds counts;
+ * - --json FILE writes what --json - prints alone (eval, score, data, bench), and every
+ *   command's --help fits 80 columns (score reads the masks the first test predicts);
  * - corrupt or foreign checkpoints, mismatched datasets, unknown flags and bad values
  *   end with a one-line message and a non-zero status.
  */
@@ -336,6 +338,76 @@ static void test_bench_ops(void **state)
 	free(out);
 }
 
+/*
+ * --json FILE writes the JSON and keeps the text; --json - writes the same JSON to
+ * standard output alone. Two formats cannot share standard output.
+ */
+static void test_json_convention(void **state)
+{
+	static const char *const commands[] = {
+		"eval --checkpoint %s/run/best.safetensors --root %s/syn",
+		"score --pred %s/pred --root %s/syn",
+		"data --root %s/syn --split val",
+		"bench --width 0.0625 --size 64x32 --batch 1 --iters 1 --warmup 0 --threads 1",
+	};
+	char args[4096], path[600], *out, *file, *err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		int n = snprintf(args, sizeof(args), commands[i], dir, dir);
+
+		snprintf(path, sizeof(path), "%s/convention_%zu.json", dir, i);
+		snprintf(args + n, sizeof(args) - (size_t)n, " --json %s", path);
+		assert_int_equal(run_knseg(dir, args, &out, NULL), 0);
+		assert_true(out[0] != '{'); /* the text came first */
+		free(out);
+		file = read_text(path);
+		assert_true(file[0] == '{' && file[strlen(file) - 1] == '\n');
+		snprintf(args + n, sizeof(args) - (size_t)n, " --json -");
+		assert_int_equal(run_knseg(dir, args, &out, NULL), 0);
+		assert_true(out[0] == '{');
+		if (i != 3) /* bench times differ from run to run */
+			assert_string_equal(out, file);
+		else
+			assert_true(strchr(out, '\n') == out + strlen(out) - 1); /* one line */
+		free(out);
+		free(file);
+	}
+	snprintf(args, sizeof(args), "eval --checkpoint %s/run/best.safetensors --root %s/syn "
+		 "--json - --csv -", dir, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, &err), 2);
+	assert_non_null(strstr(err, "standard output"));
+	free(err);
+	snprintf(args, sizeof(args), "score --pred %s/pred --root %s/syn --md -", dir, dir);
+	assert_int_equal(run_knseg(dir, args, &out, NULL), 0);
+	assert_true(!strncmp(out, "#", 1) || !strncmp(out, "|", 1));
+	free(out);
+}
+
+/* Every command's --help exits 0 (so the defaults in its table parse) in 80 columns. */
+static void test_every_help(void **state)
+{
+	static const char *const commands[] = {"train", "eval",  "predict", "score",
+					       "data",  "info",  "bench",   "synth"};
+	char args[64], *out;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		snprintf(args, sizeof(args), "%s --help", commands[i]);
+		assert_int_equal(run_knseg(dir, args, &out, NULL), 0);
+		assert_non_null(strstr(out, "usage: knseg "));
+		assert_non_null(strstr(out, "--help"));
+		for (char *line = out, *end; *line; line = end + 1) {
+			end = strchr(line, '\n');
+			assert_non_null(end);
+			if (end - line > 80)
+				fail_msg("knseg %s --help: a line of %d columns", commands[i],
+					 (int)(end - line));
+		}
+		free(out);
+	}
+}
+
 /* Each command with bad words exits non-zero and says why on one line. */
 static void test_errors(void **state)
 {
@@ -353,7 +425,7 @@ static void test_errors(void **state)
 		"info --arch knresnet99",
 		"info --width -1",
 		"bench --size 33x32",
-		"bench --ops --json",
+		"bench --ops --json -",
 		"synth --out %s/syn2 --size 0x0",
 		"data --root %s/missing",
 	};
@@ -597,6 +669,8 @@ int main(void)
 		cmocka_unit_test(test_slide_stride_follows_crop),
 		cmocka_unit_test(test_predict_image_too_large_for_memory),
 		cmocka_unit_test(test_bench_ops),
+		cmocka_unit_test(test_json_convention),
+		cmocka_unit_test(test_every_help),
 		cmocka_unit_test(test_errors),
 	};
 

@@ -139,7 +139,7 @@ static void test_command_cityscapes_frame(void **state)
 
 	(void)state;
 	snprintf(args, sizeof(args), "--dataset cityscapes --root '%s/cityscapes_frame' "
-		 "--split val --json --threads 2", data);
+		 "--split val --json - --threads 2", data);
 	assert_int_equal(run_data(dir, args, &out, &err), 0);
 	parse_json(out, &doc);
 	assert_int_equal(json_u64_of(doc.root, "images"), 1);
@@ -180,7 +180,7 @@ static void test_command_camvid_shares(void **state)
 
 	(void)state;
 	snprintf(args, sizeof(args), "--dataset list --list '%s/camvid/train.txt' "
-		 "--classes camvid --json", data);
+		 "--classes camvid --json -", data);
 	assert_int_equal(run_data(dir, args, &out, &err), 0);
 	parse_json(out, &doc);
 	assert_int_equal(json_u64_of(doc.root, "images"), 367);
@@ -221,7 +221,7 @@ static void test_command_lists_bad_files(void **state)
 	assert_int_equal(label_write_png(path, &lab), 0);
 	snprintf(path, sizeof(path), "%s/l.txt", dir);
 	dstest_write_str(path, "a.png a_L.png\na.png b_L.png\nmissing.png a_L.png\n");
-	snprintf(args, sizeof(args), "--dataset list --list '%s' --classes camvid --json", path);
+	snprintf(args, sizeof(args), "--dataset list --list '%s' --classes camvid --json -", path);
 	assert_int_equal(run_data(dir, args, &out, &err), 1);
 	assert_non_null(strstr(err, "2 bad files"));
 	parse_json(out, &doc);
@@ -250,7 +250,7 @@ static void test_command_usage(void **state)
 	assert_non_null(strstr(out, "--classes"));
 	free(out);
 	free(err);
-	assert_int_equal(run_data(dir, "--json", &out, &err), 2);
+	assert_int_equal(run_data(dir, "--json -", &out, &err), 2);
 	assert_non_null(strstr(err, "needs --root"));
 	free(out);
 	free(err);
