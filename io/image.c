@@ -77,7 +77,7 @@ static int png_decode_rgb(const unsigned char *buf, size_t len, const char *name
 			  size_t max_pixels, struct image *out)
 {
 	struct pngio p;
-	int err = pngio_read_create(&p, buf, len, name);
+	int err = pngio_read_create(&p, buf, len, name, IMAGE_MAX_SIDE);
 
 	if (err)
 		return err;

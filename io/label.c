@@ -141,7 +141,7 @@ int label_decode(const unsigned char *buf, size_t len, const char *name, int bit
 	default:
 		return kn_error(KN_EFORMAT, "'%s': not a PNG file (unknown magic bytes)", name);
 	}
-	err = pngio_read_create(&p, buf, len, name);
+	err = pngio_read_create(&p, buf, len, name, IMAGE_MAX_SIDE);
 	if (err)
 		return err;
 	err = label_png_run(&p, max_pixels, &depth);

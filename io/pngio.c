@@ -9,7 +9,6 @@
 #include "io/pngio.h"
 #include "io/alloc.h"
 #include "io/error.h"
-#include "io/image.h"
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -53,10 +52,11 @@ static void on_read(png_structp png, png_bytep data, size_t n)
 }
 
 int pngio_read_create(struct pngio *p, const unsigned char *buf, size_t len,
-		      const char *name)
+		      const char *name, int max_side)
 {
 	memset(p, 0, sizeof(*p));
 	p->name = name;
+	p->max_side = max_side;
 	p->src = buf;
 	p->src_len = len;
 	p->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, p, on_error, on_warning);
@@ -68,7 +68,7 @@ int pngio_read_create(struct pngio *p, const unsigned char *buf, size_t len,
 		return kn_error(KN_ENOMEM, "'%s': cannot set up the PNG decoder", name);
 	}
 	png_set_read_fn(p->png, p, on_read);
-	png_set_user_limits(p->png, IMAGE_MAX_SIDE, IMAGE_MAX_SIDE);
+	png_set_user_limits(p->png, (png_uint_32)max_side, (png_uint_32)max_side);
 	png_set_chunk_malloc_max(p->png, PNGIO_CHUNK_MALLOC_MAX);
 	/* A negative count means: every ancillary chunk except tRNS. */
 	png_set_keep_unknown_chunks(p->png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
@@ -93,7 +93,7 @@ int pngio_read_header(struct pngio *p, size_t max_pixels)
 	w = png_get_image_width(p->png, p->info);
 	h = png_get_image_height(p->png, p->info);
 	/* libpng already enforces the side limit; the pixel count is ours. */
-	if (w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE || (size_t)w * h > max_pixels)
+	if (w > (png_uint_32)p->max_side || h > (png_uint_32)p->max_side || (size_t)w * h > max_pixels)
 		return kn_error(KN_ENOMEM,
 				"'%s': image of %lu x %lu pixels is larger than the %zu allowed",
 				p->name, (unsigned long)w, (unsigned long)h, max_pixels);

@@ -39,18 +39,22 @@ struct pngio {
 	unsigned char *pixels;      /* decoded samples, h rows of rowbytes (owned) */
 	int w, h;
 	size_t rowbytes;
+	int max_side;               /* reading: the longest side accepted */
 };
 
-/* Sets up reading of buf[0..len) (not copied; must outlive p). Negative on failure. */
+/*
+ * Sets up reading of buf[0..len) (not copied; must outlive p), accepting sides up to
+ * max_side (the readers pass IMAGE_MAX_SIDE). Negative on failure.
+ */
 int pngio_read_create(struct pngio *p, const unsigned char *buf, size_t len,
-		      const char *name);
+		      const char *name, int max_side);
 
 /* Frees libpng state, rows and pixels (unless taken: set p->pixels = NULL first). */
 void pngio_read_destroy(struct pngio *p);
 
 /*
  * Reads the header; fails (before allocating) when w * h exceeds max_pixels or a side
- * exceeds IMAGE_MAX_SIDE (io/image.h). Call under the caller's setjmp.
+ * exceeds the max_side given to pngio_read_create. Call under the caller's setjmp.
  */
 int pngio_read_header(struct pngio *p, size_t max_pixels);
 

@@ -30,7 +30,6 @@
 #include "io/error.h"
 #include "nets/conv_internal.h"
 #include "nets/gemm.h"
-#include "nets/im2col.h"
 
 #include <limits.h>
 #include <stdbool.h>

@@ -1,12 +1,12 @@
 /*
- * im2col and its adjoint col2im. See im2col.h.
+ * im2col and its adjoint col2im. See conv_internal.h.
  *
  * Each column-matrix row (c, ki, kj) is written output row by output row: the output
  * columns j whose input column j*sw - pad_left + kj falls inside the image form one
  * contiguous range [j0, j1), computed once per row, so the inner loop is a plain copy
  * (a memcpy at stride 1) with zeros only on the padded margins.
  */
-#include "nets/im2col.h"
+#include "nets/conv_internal.h"
 
 #include <string.h>
 

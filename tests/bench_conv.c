@@ -12,7 +12,7 @@
 #include "io/clock.h"
 #include "nets/conv.h"
 #include "nets/gemm.h"
-#include "nets/im2col.h"
+#include "nets/conv_internal.h"
 #include "io/rng.h"
 
 #include <stdio.h>
