@@ -1,8 +1,8 @@
 /* Strict option value parsing. See args.h. */
 #include "app/args.h"
 #include "app/commands.h"
+#include "app/knseg.h"
 #include "datasets/dataset.h"
-#include "nets/knseg.h"
 
 #include <errno.h>
 #include <math.h>

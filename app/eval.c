@@ -6,9 +6,9 @@
  */
 #include "app/args.h"
 #include "app/commands.h"
+#include "app/knseg.h"
 #include "app/split_eval.h"
 #include "io/error.h"
-#include "nets/knseg.h"
 
 #include <getopt.h>
 #include <stdio.h>
