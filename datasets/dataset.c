@@ -7,6 +7,7 @@
 #include "datasets/dataset_build.h"
 #include "io/alloc.h"
 #include "io/error.h"
+#include "io/file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +113,7 @@ static int open_list_spec(struct dataset *d, const struct dataset_spec *spec,
 		char *file = xmalloc(strlen(split) + 5);
 
 		sprintf(file, "%s.txt", split);
-		path = dataset_path_join(spec->root, file);
+		path = file_path_join(spec->root, file);
 		free(file);
 	} else {
 		return kn_error(KN_EINVAL, "the list layout needs --list FILE (or --root DIR "

@@ -1,6 +1,6 @@
 /*
  * The helpers the layout readers share to build a struct dataset (see dataset_build.h):
- * owned strings and paths, the growing sample array, and the problems a lenient
+ * owned strings, file checks, the growing sample array, and the problems a lenient
  * opening collects.
  */
 #include "datasets/dataset_build.h"
@@ -17,22 +17,6 @@ char *dataset_strdup(const char *s)
 	size_t n = strlen(s) + 1;
 
 	return memcpy(xmalloc(n), s, n);
-}
-
-char *dataset_path_join(const char *dir, const char *name)
-{
-	size_t a = strlen(dir), b = strlen(name);
-	char *out;
-
-	if (name[0] == '/' || a == 0)
-		return dataset_strdup(name);
-	out = xmalloc(a + b + 2);
-	memcpy(out, dir, a);
-	/* "/" joined with "x" is "/x", not "//x". */
-	if (dir[a - 1] != '/')
-		out[a++] = '/';
-	memcpy(out + a, name, b + 1);
-	return out;
 }
 
 const char *dataset_file_problem(const char *path)
