@@ -24,6 +24,9 @@
 #
 # Sources are found by wildcard: a new .c file in nets/ io/ datasets/ metrics/ joins the
 # library, a new app/*.c joins the program, a new tests/test_*.c is a new test program.
+# The one exception is app/knseg.c, the embedding API (app/knseg.h): it sits in app/,
+# on top of nets, datasets and metrics, but joins the library, since the tests and
+# programs that embed knseg link libknseg.a, not the program's objects.
 
 SANITIZE ?= 0
 DEBUG ?= 0
@@ -52,8 +55,9 @@ CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(OPT) $(WARN) $(SAN) $(OMP) -I. -MMD -MP \
 LDLIBS = $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 TEST_LDLIBS = $(shell pkg-config --libs cmocka)
 
-LIB_SRC := $(wildcard nets/*.c io/*.c datasets/*.c metrics/*.c)
-APP_SRC := $(wildcard app/*.c)
+EMBED_SRC := app/knseg.c
+LIB_SRC := $(wildcard nets/*.c io/*.c datasets/*.c metrics/*.c) $(EMBED_SRC)
+APP_SRC := $(filter-out $(EMBED_SRC),$(wildcard app/*.c))
 TEST_SRC := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard tests/bench_*.c tests/example_*.c)
 TEST_SUPPORT := $(filter-out tests/test_% tests/bench_% tests/example_%,$(wildcard tests/*.c))

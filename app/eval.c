@@ -6,9 +6,9 @@
  */
 #include "app/options.h"
 #include "app/commands.h"
+#include "app/knseg.h"
 #include "app/split_eval.h"
 #include "io/error.h"
-#include "nets/knseg.h"
 
 #include <stddef.h>
 #include <stdio.h>

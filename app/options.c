@@ -1,10 +1,10 @@
 /* Command-line options from one table per command. See options.h. */
 #include "app/options.h"
 #include "app/commands.h"
+#include "app/knseg.h"
 #include "io/alloc.h"
 #include "io/error.h"
 #include "nets/knresnet.h"
-#include "nets/knseg.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -20,6 +20,7 @@
  */
 #include "app/options.h"
 #include "app/commands.h"
+#include "app/knseg.h"
 #include "app/walk.h"
 #include "datasets/cityscapes_labels.h"
 #include "io/alloc.h"
@@ -27,7 +28,6 @@
 #include "io/image.h"
 #include "io/label.h"
 #include "io/npy.h"
-#include "nets/knseg.h"
 
 #include <errno.h>
 #include <stddef.h>

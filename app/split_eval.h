@@ -12,9 +12,9 @@
 #ifndef KNSEG_APP_SPLIT_EVAL_H
 #define KNSEG_APP_SPLIT_EVAL_H
 
+#include "app/knseg.h"
 #include "datasets/dataset.h"
 #include "metrics/report.h"
-#include "nets/knseg.h"
 
 #include <stdbool.h>
 #include <stddef.h>

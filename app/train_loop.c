@@ -11,12 +11,12 @@
  * from (seed, iteration, op), augmentation from (seed, epoch, position)), and the
  * learning rate is a function of the iteration.
  */
+#include "app/knseg.h"
+#include "app/knseg_internal.h"
 #include "app/split_eval.h"
 #include "app/train.h"
 #include "io/clock.h"
 #include "io/error.h"
-#include "nets/knseg.h"
-#include "nets/knseg_internal.h"
 
 #include <math.h>
 #include <signal.h>

@@ -2,6 +2,7 @@
 #include "app/walk.h"
 #include "io/alloc.h"
 #include "io/error.h"
+#include "io/file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,14 +36,6 @@ static char *dup_str(const char *s)
 
 	memcpy(d, s, n);
 	return d;
-}
-
-/* a/b, or b alone when a is empty; no second slash when a ends in one ("in/"). */
-static char *join(const char *a, const char *b)
-{
-	size_t n = strlen(a);
-
-	return n ? xformat("%s%s%s", a, a[n - 1] == '/' ? "" : "/", b) : dup_str(b);
 }
 
 static bool is_image_name(const char *name)
@@ -163,7 +156,7 @@ static int walk_dir(struct walk *w, const char *root, const char *rel);
 /* One entry of a folder: a folder to walk, an image to take, or neither. */
 static int walk_entry(struct walk *w, const char *root, const char *rel, const char *name)
 {
-	char *sub = join(rel, name), *path = join(root, sub);
+	char *sub = file_path_join(rel, name), *path = file_path_join(root, sub);
 	bool image = is_image_name(name);
 	struct stat st;
 	int err = 0;
@@ -201,7 +194,7 @@ out:
 /* Adds the images below root/rel (rel "" at the top), in sorted order. */
 static int walk_dir(struct walk *w, const char *root, const char *rel)
 {
-	char *path = *rel ? join(root, rel) : dup_str(root), **names;
+	char *path = *rel ? file_path_join(root, rel) : dup_str(root), **names;
 	size_t n = 0;
 	int err = 0;
 

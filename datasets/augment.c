@@ -14,6 +14,7 @@
 #include "datasets/dataset.h"
 
 #include "io/alloc.h"
+#include "io/bilinear.h"
 #include "io/error.h"
 
 #include <math.h>
@@ -103,29 +104,6 @@ static int nearest_src(int dst, double scale, int in)
 	int s = (int)((dst + 0.5) * scale);
 
 	return s < in - 1 ? s : in - 1;
-}
-
-/* The two source indices of a bilinear sample and their weights. */
-struct augment_tap {
-	int i0, i1;
-	float l0, l1;
-};
-
-/* Half-pixel centres, clamped at 0 (cv2 INTER_LINEAR, PyTorch align_corners=False). */
-static struct augment_tap bilinear_tap(int dst, double scale, int in)
-{
-	struct augment_tap t;
-	double src = (dst + 0.5) * scale - 0.5;
-
-	if (src < 0)
-		src = 0;
-	t.i0 = (int)src;
-	if (t.i0 > in - 1)
-		t.i0 = in - 1;
-	t.i1 = t.i0 < in - 1 ? t.i0 + 1 : t.i0;
-	t.l1 = (float)(src - t.i0);
-	t.l0 = 1.0f - t.l1;
-	return t;
 }
 
 /*
@@ -324,8 +302,8 @@ void augment_photometric(float *rgb, size_t npix, const struct augment_params *p
 struct augment_pass {
 	const struct image *img;
 	const struct augment_params *p;
-	struct augment_tap *cols; /* (win_w) source columns of each output column */
-	double sy;                /* in / out along y */
+	struct bilinear_tap *cols; /* (win_w) source columns of each output column */
+	double sy;                 /* in / out along y */
 	bool photometric;
 	float k[3], o[3];         /* out = v * k + o = (v / 255 - mean) / std */
 };
@@ -336,12 +314,12 @@ static void image_row(const struct augment_pass *a, float *out, int y)
 	const struct augment_params *p = a->p;
 	const struct image *img = a->img;
 	size_t plane = (size_t)p->out_w * p->out_h, at = (size_t)y * p->out_w;
-	struct augment_tap ty = bilinear_tap(p->y0 + y, a->sy, img->h);
+	struct bilinear_tap ty = bilinear_tap_at(a->sy, p->y0 + y, img->h);
 	const uint8_t *r0 = img->rgb + (size_t)ty.i0 * img->w * 3;
 	const uint8_t *r1 = img->rgb + (size_t)ty.i1 * img->w * 3;
 
 	for (int x = 0; x < p->win_w; x++) {
-		const struct augment_tap *tx = &a->cols[x];
+		const struct bilinear_tap *tx = &a->cols[x];
 		const uint8_t *a0 = r0 + 3 * tx->i0, *a1 = r0 + 3 * tx->i1;
 		const uint8_t *b0 = r1 + 3 * tx->i0, *b1 = r1 + 3 * tx->i1;
 		float px[3];
@@ -363,6 +341,7 @@ static void image_pass(const struct augment_config *c, const struct augment_para
 		       const struct image *img, float *out)
 {
 	struct augment_pass a = {.img = img, .p = p};
+	/* Scales in double; the network's resize rounds its own to float (io/bilinear.h). */
 	double sx = (double)img->w / p->scaled_w;
 	size_t plane = (size_t)p->out_w * p->out_h, done = (size_t)p->win_h * p->out_w;
 
@@ -374,7 +353,7 @@ static void image_pass(const struct augment_config *c, const struct augment_para
 	}
 	a.cols = xmalloc((size_t)p->win_w * sizeof(*a.cols));
 	for (int x = 0; x < p->win_w; x++)
-		a.cols[x] = bilinear_tap(p->x0 + (p->flip ? p->win_w - 1 - x : x), sx, img->w);
+		a.cols[x] = bilinear_tap_at(sx, p->x0 + (p->flip ? p->win_w - 1 - x : x), img->w);
 	for (int y = 0; y < p->win_h; y++)
 		image_row(&a, out, y);
 	for (int k = 0; k < 3; k++)

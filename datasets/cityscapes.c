@@ -12,6 +12,7 @@
 #include "datasets/dataset_build.h"
 #include "io/alloc.h"
 #include "io/error.h"
+#include "io/file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -83,7 +84,7 @@ static int list_dir(const char *dir, const char *suffix, struct names *out)
 		if (suffix && len > slen && !strcmp(e->d_name + len - slen, suffix)) {
 			names_add(out, e->d_name, len - slen);
 		} else if (!suffix) {
-			char *path = dataset_path_join(dir, e->d_name);
+			char *path = file_path_join(dir, e->d_name);
 
 			if (is_dir(path))
 				names_add(out, e->d_name, len);
@@ -104,7 +105,7 @@ static char *file_path(const char *dir, const char *base, const char *suffix)
 
 	memcpy(name, base, a);
 	memcpy(name + a, suffix, b + 1);
-	path = dataset_path_join(dir, name);
+	path = file_path_join(dir, name);
 	free(name);
 	return path;
 }
@@ -155,8 +156,8 @@ static void add_unmatched(struct scan *sc, const char *img_dir, const char *gt_d
 static int scan_city(struct scan *sc, const char *img_root, const char *gt_root,
 		     const char *city)
 {
-	char *img_dir = dataset_path_join(img_root, city);
-	char *gt_dir = dataset_path_join(gt_root, city);
+	char *img_dir = file_path_join(img_root, city);
+	char *gt_dir = file_path_join(gt_root, city);
 	struct names imgs = {0}, labs = {0};
 	int i = 0, j = 0, err;
 
@@ -240,11 +241,11 @@ int dataset_scan_cityscapes(struct dataset *d, const char *root, const char *spl
 	memset(d, 0, sizeof(*d));
 	memset(problems, 0, sizeof(*problems));
 	sc.label_suffix = train_ids ? "_gtFine_labelTrainIds.png" : "_gtFine_labelIds.png";
-	tmp = dataset_path_join(root, "leftImg8bit");
-	img_root = dataset_path_join(tmp, split);
+	tmp = file_path_join(root, "leftImg8bit");
+	img_root = file_path_join(tmp, split);
 	free(tmp);
-	tmp = dataset_path_join(root, "gtFine");
-	gt_root = dataset_path_join(tmp, split);
+	tmp = file_path_join(root, "gtFine");
+	gt_root = file_path_join(tmp, split);
 	free(tmp);
 	if (!is_dir(img_root)) {
 		err = kn_error(KN_EIO, "'%s' is not a folder (the Cityscapes layout is "

@@ -1,79 +1,17 @@
 /*
- * Datasets: reading a sample (image, and label mapped through the class table),
- * opening a dataset from a command's options, and the building helpers the layout
- * readers share. See dataset.h; the layouts are in cityscapes.c and list.c.
+ * Datasets: reading a sample (image, and label mapped through the class table) and
+ * opening a dataset from a command's options. See dataset.h; the layouts are in
+ * cityscapes.c and list.c, the building helpers they share in dataset_build.c.
  */
 #include "datasets/dataset.h"
 #include "datasets/dataset_build.h"
 #include "io/alloc.h"
 #include "io/error.h"
+#include "io/file.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-char *dataset_strdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-
-	return memcpy(xmalloc(n), s, n);
-}
-
-char *dataset_path_join(const char *dir, const char *name)
-{
-	size_t a = strlen(dir), b = strlen(name);
-	char *out;
-
-	if (name[0] == '/' || a == 0)
-		return dataset_strdup(name);
-	out = xmalloc(a + b + 2);
-	memcpy(out, dir, a);
-	/* "/" joined with "x" is "/x", not "//x". */
-	if (dir[a - 1] != '/')
-		out[a++] = '/';
-	memcpy(out + a, name, b + 1);
-	return out;
-}
-
-const char *dataset_file_problem(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) != 0)
-		return errno == ENOENT || errno == ENOTDIR ? "does not exist" : strerror(errno);
-	return S_ISREG(st.st_mode) ? NULL : "is not a regular file";
-}
-
-void dataset_add_sample(struct dataset *d, int *cap, char *image, char *label,
-			char *instance, char *name)
-{
-	struct dataset_sample *s;
-
-	if (d->count == *cap) {
-		*cap = *cap ? 2 * *cap : 64;
-		d->samples = xrealloc(d->samples, (size_t)*cap * sizeof(*d->samples));
-	}
-	s = &d->samples[d->count++];
-	s->image = image;
-	s->label = label;
-	s->instance = instance;
-	s->name = name;
-}
-
-void dataset_problem_add(struct dataset_problems *p, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	va_start(ap, fmt);
-	msg = xvformat(fmt, ap);
-	va_end(ap);
-	p->msgs = xrealloc(p->msgs, (size_t)(p->count + 1) * sizeof(*p->msgs));
-	p->msgs[p->count++] = msg;
-}
 
 void dataset_problems_free(struct dataset_problems *p)
 {
@@ -82,22 +20,6 @@ void dataset_problems_free(struct dataset_problems *p)
 	free(p->msgs);
 	p->msgs = NULL;
 	p->count = 0;
-}
-
-int dataset_problems_fail(struct dataset *d, struct dataset_problems *p)
-{
-	int err = 0;
-
-	if (p->count == 1)
-		err = kn_error(KN_EMISMATCH, "%s", p->msgs[0]);
-	else if (p->count > 1)
-		err = kn_error(KN_EMISMATCH, "%s (and %d more missing or unmatched files; "
-			       "'knseg data' lists them all)", p->msgs[0], p->count - 1);
-	if (err) {
-		dataset_free(d);
-		dataset_problems_free(p);
-	}
-	return err;
 }
 
 void dataset_free(struct dataset *d)
@@ -191,7 +113,7 @@ static int open_list_spec(struct dataset *d, const struct dataset_spec *spec,
 		char *file = xmalloc(strlen(split) + 5);
 
 		sprintf(file, "%s.txt", split);
-		path = dataset_path_join(spec->root, file);
+		path = file_path_join(spec->root, file);
 		free(file);
 	} else {
 		return kn_error(KN_EINVAL, "the list layout needs --list FILE (or --root DIR "

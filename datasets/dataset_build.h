@@ -1,6 +1,6 @@
 /*
  * Helpers the layout readers (cityscapes.c, list.c) share to build a struct dataset:
- * owned strings and paths, the growing sample array, and the list of problems a
+ * owned strings, file checks, the growing sample array, and the list of problems a
  * lenient opening collects. Internal to datasets/.
  */
 #ifndef KNSEG_DATASETS_DATASET_BUILD_H
@@ -10,9 +10,6 @@
 
 /* A malloc'd copy of s (aborts on exhaustion, like xmalloc). */
 char *dataset_strdup(const char *s);
-
-/* dir/name as a new string; name itself when it is absolute or dir is empty. */
-char *dataset_path_join(const char *dir, const char *name);
 
 /* NULL when path is an existing regular file, else why not ("does not exist", ...). */
 const char *dataset_file_problem(const char *path);

@@ -93,7 +93,7 @@ static char *listed_path(const char *dir, const char *s, size_t n)
 
 	memcpy(rel, s, n);
 	rel[n] = '\0';
-	path = dataset_path_join(dir, rel);
+	path = file_path_join(dir, rel);
 	free(rel);
 	return path;
 }

@@ -147,6 +147,15 @@ int atomic_write_file(const char *path, const void *data, size_t len)
 	return atomic_commit(&af);
 }
 
+int atomic_write_encoded(const char *path, int err, unsigned char *buf, size_t len)
+{
+	if (err)
+		return kn_error_prefix(err, "'%s'", path);
+	err = atomic_write_file(path, buf, len);
+	free(buf);
+	return err;
+}
+
 bool atomic_is_temporary(const char *name, const char *file)
 {
 	size_t n = strlen(file);

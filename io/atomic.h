@@ -36,6 +36,15 @@ void atomic_abort(struct atomic_file *af);
 /* Writes len bytes from data to path atomically. */
 int atomic_write_file(const char *path, const void *data, size_t len);
 
+/*
+ * Finishes writing a file that an encoder made in memory: err is the encoder's status
+ * and buf (len bytes, from malloc) its output. When err is 0, writes buf to path with
+ * atomic_write_file and frees it, returning that result. When err is negative, writes
+ * nothing, prefixes the encoder's message with the quoted path and returns err; buf is
+ * left alone (the encoders allocate nothing on failure).
+ */
+int atomic_write_encoded(const char *path, int err, unsigned char *buf, size_t len);
+
 /* True when name (a file name, no folder) is a temporary that an atomic write of file
  * leaves when killed: "FILE.tmp.XXXXXX". */
 bool atomic_is_temporary(const char *name, const char *file);

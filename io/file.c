@@ -1,4 +1,4 @@
-/* Whole-file reading. See file.h. */
+/* Whole-file reading and path joining. See file.h. */
 #include "io/file.h"
 #include "io/alloc.h"
 #include "io/error.h"
@@ -74,4 +74,20 @@ int file_text_start(const char *text, size_t len, const char *name, size_t *star
 		return kn_error(KN_EFORMAT, "'%s' has lines ended by CR alone: save it with LF or "
 				"CR LF line ends", name);
 	return 0;
+}
+
+char *file_path_join(const char *dir, const char *name)
+{
+	size_t a = strlen(dir), b = strlen(name);
+	char *out;
+
+	if (name[0] == '/' || a == 0)
+		return memcpy(xmalloc(b + 1), name, b + 1);
+	out = xmalloc(a + b + 2);
+	memcpy(out, dir, a);
+	/* "/" joined with "x" is "/x", not "//x". */
+	if (dir[a - 1] != '/')
+		out[a++] = '/';
+	memcpy(out + a, name, b + 1);
+	return out;
 }

@@ -1,6 +1,7 @@
 /*
- * Whole-file reading. Readers in io/ parse from memory (the same code the fuzz targets
- * drive), so files are loaded with file_read_all first.
+ * Whole-file reading, and joining a folder and a name into a path. Readers in io/ parse
+ * from memory (the same code the fuzz targets drive), so files are loaded with
+ * file_read_all first.
  */
 #ifndef KNSEG_IO_FILE_H
 #define KNSEG_IO_FILE_H
@@ -21,5 +22,12 @@ int file_read_all(const char *path, unsigned char **data, size_t *len);
  * ended by CR alone (old Mac text, which would read as one line).
  */
 int file_text_start(const char *text, size_t len, const char *name, size_t *start);
+
+/*
+ * dir/name as a new string (freed with free(); aborts on exhaustion, like xmalloc), with
+ * no second slash when dir ends in one ("/" and "x" give "/x"). name alone when it is
+ * absolute or dir is empty: a list file's absolute paths stand as they are.
+ */
+char *file_path_join(const char *dir, const char *name);
 
 #endif

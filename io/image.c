@@ -243,23 +243,13 @@ int image_encode_jpeg(const struct image *img, int quality, unsigned char **buf,
 	return 0;
 }
 
-/* Writes an encoded image atomically and frees it; err is the encoder's status. */
-static int write_encoded(const char *path, int err, unsigned char *buf, size_t len)
-{
-	if (err)
-		return kn_error_prefix(err, "'%s'", path);
-	err = atomic_write_file(path, buf, len);
-	free(buf);
-	return err;
-}
-
 int image_write_png(const char *path, const struct image *img)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	int err = image_encode_png(img, &buf, &len);
 
-	return write_encoded(path, err, buf, len);
+	return atomic_write_encoded(path, err, buf, len);
 }
 
 int image_write_jpeg(const char *path, const struct image *img, int quality)
@@ -268,5 +258,5 @@ int image_write_jpeg(const char *path, const struct image *img, int quality)
 	size_t len = 0;
 	int err = image_encode_jpeg(img, quality, &buf, &len);
 
-	return write_encoded(path, err, buf, len);
+	return atomic_write_encoded(path, err, buf, len);
 }

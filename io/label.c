@@ -221,22 +221,13 @@ int label_encode_png(const struct label_image *lab, const uint8_t *palette, int 
 	return err;
 }
 
-static int write_encoded(const char *path, int err, unsigned char *buf, size_t len)
-{
-	if (err)
-		return kn_error_prefix(err, "'%s'", path);
-	err = atomic_write_file(path, buf, len);
-	free(buf);
-	return err;
-}
-
 int label_write_png(const char *path, const struct label_image *lab)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	int err = label_encode_png(lab, NULL, 0, &buf, &len);
 
-	return write_encoded(path, err, buf, len);
+	return atomic_write_encoded(path, err, buf, len);
 }
 
 int label_write_palette_png(const char *path, const struct label_image *lab,
@@ -246,5 +237,5 @@ int label_write_palette_png(const char *path, const struct label_image *lab,
 	size_t len = 0;
 	int err = label_encode_png(lab, palette, ncolors, &buf, &len);
 
-	return write_encoded(path, err, buf, len);
+	return atomic_write_encoded(path, err, buf, len);
 }

@@ -10,6 +10,7 @@
  */
 #include "nets/upsample.h"
 
+#include "io/bilinear.h"
 #include "io/error.h"
 
 #include <stddef.h>
@@ -17,16 +18,15 @@
 /* Output columns whose weights are computed together. */
 #define UPSAMPLE_TILE 256
 
-/* The two source indices along one axis and their weights. */
-struct upsample_tap {
-	int i0, i1;
-	float l0, l1;
-};
-
-static struct upsample_tap upsample_tap_at(float scale, int dst, int in, int out)
+/*
+ * PyTorch's tap: the scale rounded to float by the callers, the source index in double
+ * (bilinear_tap_at; the augmentation keeps its scale in double). Equal sizes read one
+ * sample with weight 1 and never its neighbour, so a copy is exact: weight 0 times an
+ * infinite neighbour would give NaN.
+ */
+static struct bilinear_tap upsample_tap_at(float scale, int dst, int in, int out)
 {
-	struct upsample_tap t;
-	double src;
+	struct bilinear_tap t;
 
 	if (in == out) {
 		t.i0 = t.i1 = dst;
@@ -34,17 +34,7 @@ static struct upsample_tap upsample_tap_at(float scale, int dst, int in, int out
 		t.l1 = 0.0f;
 		return t;
 	}
-	/* PyTorch: a float scale, the source index in double, clamped at 0. */
-	src = (double)scale * (dst + 0.5) - 0.5;
-	if (src < 0)
-		src = 0;
-	t.i0 = (int)src;
-	if (t.i0 > in - 1)
-		t.i0 = in - 1;
-	t.i1 = t.i0 < in - 1 ? t.i0 + 1 : t.i0;
-	t.l1 = (float)(src - t.i0);
-	t.l0 = 1.0f - t.l1;
-	return t;
+	return bilinear_tap_at(scale, dst, in);
 }
 
 static void upsample_check(int planes, int h, int w, int ho, int wo)
@@ -55,7 +45,7 @@ static void upsample_check(int planes, int h, int w, int ho, int wo)
 /* One plane: in (h, w) -> out (ho, wo). */
 static void upsample_plane(float *out, const float *in, int h, int w, int ho, int wo)
 {
-	struct upsample_tap cols[UPSAMPLE_TILE];
+	struct bilinear_tap cols[UPSAMPLE_TILE];
 	float sy = (float)h / (float)ho, sx = (float)w / (float)wo;
 
 	for (int x0 = 0; x0 < wo; x0 += UPSAMPLE_TILE) {
@@ -64,12 +54,12 @@ static void upsample_plane(float *out, const float *in, int h, int w, int ho, in
 		for (int j = 0; j < nx; j++)
 			cols[j] = upsample_tap_at(sx, x0 + j, w, wo);
 		for (int y = 0; y < ho; y++) {
-			struct upsample_tap r = upsample_tap_at(sy, y, h, ho);
+			struct bilinear_tap r = upsample_tap_at(sy, y, h, ho);
 			const float *row0 = in + (size_t)r.i0 * w, *row1 = in + (size_t)r.i1 * w;
 			float *o = out + (size_t)y * wo + x0;
 
 			for (int j = 0; j < nx; j++) {
-				const struct upsample_tap *c = &cols[j];
+				const struct bilinear_tap *c = &cols[j];
 				float t0 = c->l0 * row0[c->i0] + c->l1 * row0[c->i1];
 				float t1 = c->l0 * row1[c->i0] + c->l1 * row1[c->i1];
 
@@ -116,7 +106,7 @@ struct upsample_runs {
  * taken: fewer when shrinking strongly, so that they span at most UPSAMPLE_SPAN input
  * columns. One column spans at most two, so at least one is always taken.
  */
-static int upsample_tile_cols(struct upsample_tap *cols, float sx, int x0, int w, int wo)
+static int upsample_tile_cols(struct bilinear_tap *cols, float sx, int x0, int w, int wo)
 {
 	int nx = wo - x0 < UPSAMPLE_TILE ? wo - x0 : UPSAMPLE_TILE;
 
@@ -128,7 +118,7 @@ static int upsample_tile_cols(struct upsample_tap *cols, float sx, int x0, int w
 	return nx;
 }
 
-static void upsample_runs_make(struct upsample_runs *r, const struct upsample_tap *cols,
+static void upsample_runs_make(struct upsample_runs *r, const struct bilinear_tap *cols,
 			       int nx)
 {
 	r->base = cols[0].i0;
@@ -161,7 +151,7 @@ static void upsample_runs_make(struct upsample_runs *r, const struct upsample_ta
 static void upsample_plane_backward(float *din, const float *dout, int h, int w, int ho,
 				    int wo)
 {
-	struct upsample_tap cols[UPSAMPLE_TILE];
+	struct bilinear_tap cols[UPSAMPLE_TILE];
 	struct upsample_runs runs;
 	float sy = (float)h / (float)ho, sx = (float)w / (float)wo;
 	float adj[UPSAMPLE_SPAN];
@@ -170,7 +160,7 @@ static void upsample_plane_backward(float *din, const float *dout, int h, int w,
 		nx = upsample_tile_cols(cols, sx, x0, w, wo);
 		upsample_runs_make(&runs, cols, nx);
 		for (int y = 0; y < ho; y++) {
-			struct upsample_tap r = upsample_tap_at(sy, y, h, ho);
+			struct bilinear_tap r = upsample_tap_at(sy, y, h, ho);
 			float *row0 = din + (size_t)r.i0 * w + runs.base;
 			float *row1 = din + (size_t)r.i1 * w + runs.base;
 			const float *d = dout + (size_t)y * wo + x0;

@@ -7,9 +7,9 @@
  * Built with the tests (`make`); link line: libknseg.a plus OpenBLAS, libpng,
  * libturbojpeg, OpenMP and libm, as the Makefile does.
  */
+#include "app/knseg.h"
 #include "io/image.h"
 #include "io/label.h"
-#include "nets/knseg.h"
 
 #include <stdio.h>
 #include <stdlib.h>

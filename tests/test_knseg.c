@@ -1,5 +1,5 @@
 /*
- * The public API (nets/knseg.h): whole-image segmentation equals the model run by hand
+ * The public API (app/knseg.h): whole-image segmentation equals the model run by hand
  * (normalize, pad, forward, crop, argmax); probabilities sum to 1; a sliding window
  * covering the whole image equals the whole-image pass; flipping and scales average
  * passes; a stride larger than the window still covers every pixel; errors are
@@ -7,10 +7,10 @@
  */
 #include "tests/testutil.h"
 
+#include "app/knseg.h"
 #include "io/error.h"
 #include "io/safetensors.h"
 #include "nets/checkpoint.h"
-#include "nets/knseg.h"
 #include "nets/model.h"
 
 #include <math.h>

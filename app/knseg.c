@@ -10,8 +10,8 @@
  * probabilities of all passes are averaged; when a single pass is asked for labels only,
  * its largest logit gives the class, with no probabilities at all.
  */
-#include "nets/knseg.h"
-#include "nets/knseg_internal.h"
+#include "app/knseg.h"
+#include "app/knseg_internal.h"
 #include "io/alloc.h"
 #include "io/error.h"
 #include "io/safetensors.h"

@@ -2,11 +2,11 @@
  * Parts of the segmentation pipeline (knseg.h) for knseg's own commands, not for
  * programs that embed knseg: they take the library's internal structures.
  */
-#ifndef KNSEG_NETS_KNSEG_INTERNAL_H
-#define KNSEG_NETS_KNSEG_INTERNAL_H
+#ifndef KNSEG_APP_KNSEG_INTERNAL_H
+#define KNSEG_APP_KNSEG_INTERNAL_H
 
+#include "app/knseg.h"
 #include "nets/checkpoint.h"
-#include "nets/knseg.h"
 #include "nets/model.h"
 
 /*

@@ -1,7 +1,7 @@
 /*
  * knseg's public C API: load a trained checkpoint and segment RGB images.
  *
- *     #include "nets/knseg.h"
+ *     #include "app/knseg.h"
  *
  *     struct knseg *ks;
  *     if (knseg_open(&ks, "run/best.safetensors") < 0) {
@@ -23,8 +23,8 @@
  * a negative code and leave a one-line message for knseg_errmsg() on the calling thread.
  * Link with libknseg.a, OpenBLAS, libpng, libturbojpeg, OpenMP and libm.
  */
-#ifndef KNSEG_NETS_KNSEG_H
-#define KNSEG_NETS_KNSEG_H
+#ifndef KNSEG_APP_KNSEG_H
+#define KNSEG_APP_KNSEG_H
 
 #include <stdbool.h>
 #include <stddef.h>

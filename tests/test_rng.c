@@ -1,42 +1,13 @@
-/* Tests of the base conventions: errors, checked allocation sizes, the random generator. */
+/*
+ * Tests of the random generator (io/rng.h): a stream is reproducible from its (seed, a, b),
+ * different ones differ, and the uniform, normal and bounded draws have the right moments.
+ */
 #include "tests/testutil.h"
 
-#include "io/alloc.h"
-#include "io/error.h"
 #include "io/rng.h"
 
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
-
-static void test_error_message_and_prefix(void **state)
-{
-	(void)state;
-	assert_int_equal(kn_error(KN_EFORMAT, "bad value %d", 7), KN_EFORMAT);
-	assert_string_equal(kn_errmsg(), "bad value 7");
-	assert_int_equal(kn_error_prefix(KN_EFORMAT, "'%s'", "a.png"), KN_EFORMAT);
-	assert_string_equal(kn_errmsg(), "'a.png': bad value 7");
-}
-
-static void test_size_mul_overflow(void **state)
-{
-	size_t out = 123;
-
-	(void)state;
-	assert_true(kn_size_mul(&out, 1000, 1000));
-	assert_int_equal(out, 1000000);
-	assert_false(kn_size_mul(&out, SIZE_MAX / 2, 3));
-	assert_false(kn_size_mul4(&out, 1u << 20, 1u << 20, 1u << 20, 1u << 20));
-	assert_true(kn_size_mul4(&out, 2, 3, 4, 5));
-	assert_int_equal(out, 120);
-}
-
-static void test_try_alloc_refuses_huge(void **state)
-{
-	(void)state;
-	assert_null(kn_try_alloc(KN_MAX_FILE_ALLOC + 1, "pixels of 'x.png'"));
-	assert_non_null(strstr(kn_errmsg(), "pixels of 'x.png'"));
-}
 
 static void test_rng_reproducible_and_streams_differ(void **state)
 {
@@ -88,9 +59,6 @@ static void test_rng_distributions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_error_message_and_prefix),
-		cmocka_unit_test(test_size_mul_overflow),
-		cmocka_unit_test(test_try_alloc_refuses_huge),
 		cmocka_unit_test(test_rng_reproducible_and_streams_differ),
 		cmocka_unit_test(test_rng_distributions),
 	};
