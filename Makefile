@@ -57,7 +57,7 @@ TEST_LDLIBS = $(shell pkg-config --libs cmocka)
 
 EMBED_SRC := app/knseg.c
 LIB_SRC := $(wildcard nets/*.c io/*.c datasets/*.c metrics/*.c) $(EMBED_SRC)
-APP_SRC := $(filter-out $(EMBED_SRC),$(wildcard app/*.c))
+APP_SRC := $(filter-out $(EMBED_SRC) app/dist_mpi.c,$(wildcard app/*.c))
 TEST_SRC := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard tests/bench_*.c tests/example_*.c)
 TEST_SUPPORT := $(filter-out tests/test_% tests/bench_% tests/example_%,$(wildcard tests/*.c))
@@ -71,6 +71,13 @@ BENCH_BIN := $(BENCH_SRC:tests/%.c=$(B)/tests/%)
 LIB := $(B)/libknseg.a
 PROG := $(B)/knseg
 
+# knseg-mpi: the same program with app/dist_mpi.c in place of app/dist_single.c, for jobs
+# of several processes under mpirun (Open MPI). Built when pkg-config finds Open MPI
+# (Debian libopenmpi-dev, which make deps installs); plain knseg never needs it.
+HAVE_MPI := $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1)
+PROG_MPI := $(if $(HAVE_MPI),$(B)/knseg-mpi)
+APP_MPI_OBJ := $(filter-out $(B)/app/dist_single.o,$(APP_OBJ)) $(B)/app/dist_mpi.o
+
 .PHONY: all build objects libs-found deps test run-tests test-kernels demo fuzz fuzz-build fuzz-run fixtures bench bench-deps clean
 .DEFAULT_GOAL := all
 # Keep test objects (make would delete them as intermediates and rebuild every time).
@@ -81,7 +88,7 @@ all: build
 build: libs-found
 	@$(MAKE) --no-print-directory objects
 
-objects: $(LIB) $(PROG) $(TEST_BIN) $(BENCH_BIN)
+objects: $(LIB) $(PROG) $(PROG_MPI) $(TEST_BIN) $(BENCH_BIN)
 
 # One line per library pkg-config cannot find, and a stop before any compiler error.
 libs-found:
@@ -100,6 +107,11 @@ $(LIB): $(LIB_OBJ)
 
 $(PROG): $(APP_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(APP_OBJ) $(LIB) $(LDLIBS) -o $@
+
+$(B)/app/dist_mpi.o: CFLAGS += $(shell pkg-config --cflags ompi-c)
+
+$(B)/knseg-mpi: $(APP_MPI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(APP_MPI_OBJ) $(LIB) $(LDLIBS) $(shell pkg-config --libs ompi-c) -o $@
 
 $(B)/tests/%: $(B)/tests/%.o $(SUPPORT_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $< $(SUPPORT_OBJ) $(LIB) $(TEST_LDLIBS) $(LDLIBS) -o $@
@@ -157,4 +169,4 @@ fixtures: bench-deps
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(SUPPORT_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(B)/app/dist_mpi.d $(SUPPORT_OBJ:.o=.d) $(TEST_BIN:=.d) $(BENCH_BIN:=.d)

@@ -7,12 +7,14 @@
 #ifndef KNSEG_APP_COMMANDS_H
 #define KNSEG_APP_COMMANDS_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 struct command {
 	const char *name;
 	const char *summary;
 	int (*run)(int argc, char **argv);
+	bool distributed; /* runs as the ranks of an MPI job too (app/dist.h) */
 };
 
 int cmd_info(int argc, char **argv);

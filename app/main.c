@@ -3,6 +3,7 @@
  * `knseg <command> [options]`). Each command is in app/<command>.c.
  */
 #include "app/commands.h"
+#include "app/dist.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,15 +21,15 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{"train", "train a network on a dataset", cmd_train},
-	{"info", "print the layer table of a network", cmd_info},
-	{"bench", "time the forward pass and the training step", cmd_bench},
-	{"predict", "segment images and write masks", cmd_predict},
-	{"eval", "score a checkpoint on a dataset split", cmd_eval},
-	{"score", "score existing prediction masks on a dataset split", cmd_score},
-	{"data", "inspect a dataset: sizes, class pixel shares, bad files", cmd_data},
-	{"synth", "write a synthetic street-scene dataset", cmd_synth},
-	{"version", "print the version", cmd_version},
+	{"train", "train a network on a dataset", cmd_train, true},
+	{"info", "print the layer table of a network", cmd_info, false},
+	{"bench", "time the forward pass and the training step", cmd_bench, false},
+	{"predict", "segment images and write masks", cmd_predict, false},
+	{"eval", "score a checkpoint on a dataset split", cmd_eval, true},
+	{"score", "score existing prediction masks on a dataset split", cmd_score, false},
+	{"data", "inspect a dataset: sizes, class pixel shares, bad files", cmd_data, false},
+	{"synth", "write a synthetic street-scene dataset", cmd_synth, false},
+	{"version", "print the version", cmd_version, false},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -64,6 +65,25 @@ static void prefer_short_spinning(char **argv)
 	/* execv failed: go on with the runtime's default. */
 }
 
+/* Runs command c in the job (one process, or the ranks of mpirun). */
+static int run(const struct command *c, int argc, char **argv)
+{
+	int rc = dist_init(&argc, &argv);
+
+	if (rc)
+		return rc;
+	if (dist_size() > 1 && !c->distributed) {
+		if (dist_rank() == 0)
+			fprintf(stderr, "knseg %s runs as one process: start it without mpirun (train "
+				"and eval run on several)\n", c->name);
+		rc = 2;
+	} else {
+		rc = c->run(argc - 1, argv + 1);
+	}
+	dist_finalize();
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	prefer_short_spinning(argv);
@@ -79,7 +99,7 @@ int main(int argc, char **argv)
 		return cmd_version(0, NULL);
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].run(argc - 1, argv + 1);
+			return run(&commands[i], argc, argv);
 	fprintf(stderr, "knseg: '%s' is not a command (see 'knseg --help')\n", argv[1]);
 	return 2;
 }

@@ -1,8 +1,8 @@
 #!/bin/sh
 # The libraries and tools knseg needs. Usage: scripts/deps.sh [build|fuzz|bench|check]
 #   build (default): installs the missing Debian packages: compiler, pkg-config, libpng,
-#                    TurboJPEG, OpenBLAS (its OpenMP build), cmocka; nothing when all
-#                    are present.
+#                    TurboJPEG, OpenBLAS (its OpenMP build), cmocka, Open MPI (for
+#                    knseg-mpi and its tests); nothing when all are present.
 #   fuzz:            the above plus clang and its runtime, for the libFuzzer targets.
 #   bench:           the above plus python3-torch, for the PyTorch comparisons and for
 #                    regenerating test fixtures.
@@ -33,7 +33,7 @@ if [ "$mode" = check ]; then
 fi
 
 pkgs="gcc make pkg-config libpng-dev libturbojpeg0-dev libjpeg62-turbo-dev \
-libopenblas-openmp-dev libcmocka-dev"
+libopenblas-openmp-dev libcmocka-dev libopenmpi-dev openmpi-bin"
 case $mode in
 build) ;;
 fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
