@@ -116,8 +116,8 @@ $(B)/knseg-mpi: $(APP_MPI_OBJ) $(LIB)
 $(B)/tests/%: $(B)/tests/%.o $(SUPPORT_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $< $(SUPPORT_OBJ) $(LIB) $(TEST_LDLIBS) $(LDLIBS) -o $@
 
-# The option tables' parser is the program's own, so its test links those two objects.
-OPTIONS_OBJ := $(B)/app/options.o $(B)/app/messages.o
+# The option tables' parser is the program's own, so its test links those objects.
+OPTIONS_OBJ := $(B)/app/options.o $(B)/app/messages.o $(B)/app/dist_single.o
 $(B)/tests/test_options: $(B)/tests/test_options.o $(OPTIONS_OBJ) $(SUPPORT_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $< $(OPTIONS_OBJ) $(SUPPORT_OBJ) $(LIB) $(TEST_LDLIBS) $(LDLIBS) -o $@
 

@@ -62,6 +62,25 @@ void dist_broadcast(void *buf, size_t bytes);
  */
 const char *dist_where(void);
 
+/* ---- built on the collectives above (app/dist.c) ---- */
+
+/* A 64-bit hash of n bytes, continuing from h (start with DIST_HASH_START). */
+#define DIST_HASH_START 0xcbf29ce484222325ULL
+uint64_t dist_hash(const void *p, size_t n, uint64_t h);
+
+/*
+ * Compares v with rank 0's: true on every rank when some rank's differs; *mine says
+ * whether this rank's does.
+ */
+bool dist_differs(uint64_t v, bool *mine);
+
+/*
+ * The threads a rank uses by default: the cores it may run on, shared among the ranks
+ * of its machine when they all may use every core (not bound by mpirun); 0 for a job of
+ * one process (the runtime's own default, every core).
+ */
+int dist_default_threads(void);
+
 /*
  * A started non-blocking sum of floats over the ranks (MPI_Iallreduce), to overlap
  * with computation; dist_wait completes it. One process: done at once.

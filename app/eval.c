@@ -4,9 +4,9 @@
  * with category and instance-weighted scores), as a terminal table and optional JSON,
  * CSV, Markdown and confusion heat-map files.
  */
-#include "app/options.h"
 #include "app/commands.h"
 #include "app/knseg.h"
+#include "app/options.h"
 #include "app/split_eval.h"
 #include "io/error.h"
 

@@ -4,8 +4,8 @@
  * checkpoint is loaded in full first, so that a file the other commands would refuse is
  * not described as sound.
  */
-#include "app/options.h"
 #include "app/commands.h"
+#include "app/options.h"
 #include "io/error.h"
 #include "io/safetensors.h"
 #include "nets/checkpoint.h"

@@ -1,5 +1,6 @@
 /* The program's messages: put_escaped, die and usage_error (see commands.h). */
 #include "app/commands.h"
+#include "app/dist.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,19 +45,27 @@ static void put_message(const char *prefix, const char *suffix, const char *fmt,
 
 int die(const char *fmt, ...)
 {
+	char prefix[128];
 	va_list ap;
 
+	snprintf(prefix, sizeof(prefix), "knseg: %s", dist_where());
 	va_start(ap, fmt);
-	put_message("knseg: ", "\n", fmt, ap);
+	put_message(prefix, "\n", fmt, ap);
 	va_end(ap);
 	return 1;
 }
 
+/*
+ * The ranks of a job parse the same words (the commands check that first), so a usage
+ * error is everyone's: rank 0 says it.
+ */
 int usage_error(const char *cmd, const char *fmt, ...)
 {
 	char prefix[64], suffix[64];
 	va_list ap;
 
+	if (dist_rank() != 0)
+		return 2;
 	snprintf(prefix, sizeof(prefix), "knseg %s: ", cmd);
 	snprintf(suffix, sizeof(suffix), " (see 'knseg %s --help')\n", cmd);
 	va_start(ap, fmt);

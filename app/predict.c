@@ -18,9 +18,9 @@
  * reported with its name and the others are still processed; the exit status is 1 if
  * any failed.
  */
-#include "app/options.h"
 #include "app/commands.h"
 #include "app/knseg.h"
+#include "app/options.h"
 #include "app/walk.h"
 #include "datasets/cityscapes_labels.h"
 #include "io/alloc.h"

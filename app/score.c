@@ -12,8 +12,8 @@
  * (what the official evaluation reads; knseg predict --format labelid writes them),
  * class indices otherwise; --pred-format says which.
  */
-#include "app/options.h"
 #include "app/commands.h"
+#include "app/options.h"
 #include "app/split_eval.h"
 #include "app/walk.h"
 #include "datasets/cityscapes_labels.h"

@@ -2,8 +2,8 @@
  * knseg synth: writes a procedural street-scene dataset in the Cityscapes layout
  * (datasets/synth.h) and prints what it wrote, with the pixel share of each class.
  */
-#include "app/options.h"
 #include "app/commands.h"
+#include "app/options.h"
 #include "datasets/cityscapes_labels.h"
 #include "datasets/synth.h"
 #include "io/error.h"

@@ -1,8 +1,9 @@
 /*
  * knseg train: options and set-up. See train.h; the iterations are in train_loop.c.
  */
-#include "app/options.h"
 #include "app/commands.h"
+#include "app/dist.h"
+#include "app/options.h"
 #include "app/train.h"
 #include "datasets/weights.h"
 #include "io/alloc.h"
@@ -10,8 +11,8 @@
 #include "io/safetensors.h"
 #include "nets/gemm.h"
 
-#include <stddef.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +268,9 @@ static int setup_loader(struct train_run *r)
 	}
 	c.start_epoch = (int)r->ts.epoch;
 	c.start_batch = (int)r->ts.batch;
+	/* This rank's part of every global batch, augmented as in the whole batch. */
+	c.slice_first = r->rank * r->local_batch;
+	c.slice_count = r->local_batch;
 	loader_source_dataset(&src, &r->train);
 	return loader_create(&r->loader, &c, &src);
 }
@@ -312,6 +316,23 @@ static int check_meta(const char *path, const struct checkpoint_meta *have,
 	return 0;
 }
 
+/*
+ * A run resumes with the dropout masks it began with: runs recorded as drawing them per
+ * image (run.mask_streams) go on so on any number of processes; older runs drew one
+ * mask per batch, which depends on how the batch is split, so they resume on one.
+ */
+static int resumed_mask_streams(struct train_run *r, const struct safetensors_file *f)
+{
+	const char *streams = safetensors_meta_get(f, "run.mask_streams");
+
+	r->image_streams = streams && !strcmp(streams, "image");
+	if (!r->image_streams && r->ranks > 1)
+		return kn_error(KN_EMISMATCH, "'%s' comes from a run that drew its dropout masks per "
+				"batch, which depend on how the batch is split: resume it as one "
+				"process", f->name);
+	return 0;
+}
+
 /* Loads parameters from path (all, or the "backbone." ones), after checking the file. */
 static int load_weights(struct train_run *r, const char *path, bool backbone_only,
 			bool resume)
@@ -323,6 +344,8 @@ static int load_weights(struct train_run *r, const char *path, bool backbone_onl
 	if (err)
 		return err;
 	err = checkpoint_read_meta(&f, &meta);
+	if (!err && resume)
+		err = resumed_mask_streams(r, &f);
 	if (!err && resume)
 		err = train_check_resume(&f, r);
 	if (!err)
@@ -374,24 +397,70 @@ static int setup_model(struct train_run *r)
 	if (err)
 		return err;
 	r->o.net.num_classes = r->train.classes.num_classes;
-	if ((err = model_create(&r->m, &r->o.net, r->o.batch, h, w, MODEL_TRAIN)))
+	if ((err = model_create(&r->m, &r->o.net, r->local_batch, h, w, MODEL_TRAIN)))
 		return err;
 	r->m->seed = r->o.seed;
+	r->m->image0 = (int64_t)r->rank * r->local_batch;
+	r->image_streams = true;
 	model_init_weights(r->m, r->o.seed);
 	n = r->m->g.param_count;
 	r->opt_state = xmalloc_aligned(optim_state_floats(r->o.optim.kind, n) * sizeof(float));
 	optim_init(&r->opt, &r->o.optim, n, r->opt_state, NULL);
-	r->labels = xmalloc((size_t)r->o.batch * h * w);
+	r->labels = xmalloc((size_t)r->local_batch * h * w);
 	r->ts.seed = r->o.seed;
 	r->ts.best_miou = NAN;
 	r->ts.best_step = -1;
 	fill_meta(r);
+	if (r->rank != 0)
+		return 0; /* rank 0's weights and state reach the others in share_state */
 	if (r->o.resume)
 		return load_weights(r, r->o.resume, false, true);
 	if (r->o.init)
 		return load_weights(r, r->o.init, false, false);
 	if (r->o.init_backbone)
 		return load_weights(r, r->o.init_backbone, true, false);
+	return 0;
+}
+
+/* The run's datasets as this rank sees them: the sample names in order. */
+static uint64_t datasets_hash(const struct train_run *r)
+{
+	uint64_t h = DIST_HASH_START;
+
+	for (int i = 0; i < r->train.count; i++)
+		h = dist_hash(r->train.samples[i].name, strlen(r->train.samples[i].name) + 1, h);
+	h = dist_hash(&r->has_val, sizeof(r->has_val), h);
+	for (int i = 0; r->has_val && i < r->val.count; i++)
+		h = dist_hash(r->val.samples[i].name, strlen(r->val.samples[i].name) + 1, h);
+	return h;
+}
+
+/*
+ * Makes every rank start where rank 0 does: the same datasets (checked), and rank 0's
+ * parameters, optimizer state, run state and mask streams (sent), whether they come
+ * from the seed, --init, --init-backbone or --resume.
+ */
+static int share_state(struct train_run *r)
+{
+	bool mine;
+	int streams = r->image_streams;
+
+	if (r->ranks == 1)
+		return 0;
+	if (dist_differs(datasets_hash(r), &mine)) {
+		if (mine)
+			fprintf(stderr, "knseg train: %ssees other images than rank 0 (%d for training, "
+				"%d for validation): every rank needs the same dataset\n", dist_where(),
+				r->train.count, r->has_val ? r->val.count : 0);
+		return KN_EMISMATCH;
+	}
+	dist_broadcast(r->m->params, r->m->g.param_count * sizeof(float));
+	dist_broadcast(r->opt_state,
+		       optim_state_floats(r->o.optim.kind, r->m->g.param_count) * sizeof(float));
+	dist_broadcast(&r->opt.step, sizeof(r->opt.step));
+	dist_broadcast(&r->ts, sizeof(r->ts));
+	dist_broadcast(&streams, sizeof(streams));
+	r->image_streams = streams;
 	return 0;
 }
 
@@ -410,7 +479,8 @@ static void config_text(const struct train_run *r, int argc, char **argv, char *
 		 "val images %d\ninput %dx%d (crop %dx%d, augment %s, scales %g..%g)\n"
 		 "batch %d\niterations %lld (%d per epoch)\noptimizer %s lr %g momentum %g "
 		 "nesterov %d weight decay %g\nschedule poly power %g, warm-up %lld\n"
-		 "class weights %s\nkn_p %g\nkn_eval %s\nseed %llu\nthreads %d, loader threads %d\n"
+		 "class weights %s\nkn_p %g\nkn_eval %s\nseed %llu\n"
+		 "processes %d (%d images each), threads %d per process, loader threads %d\n"
 		 "init %s\ninit backbone %s\nresume %s\n",
 		 net_arch_name(o->net.arch), net_head_name(o->net.head), (double)o->net.width,
 		 o->net.num_classes, r->meta.classes, r->train.count,
@@ -420,8 +490,8 @@ static void config_text(const struct train_run *r, int argc, char **argv, char *
 		 o->optim.kind == OPTIM_SGD ? "sgd" : "adamw", o->optim.lr, o->optim.momentum,
 		 o->optim.nesterov, o->optim.weight_decay, o->power, (long long)o->warmup,
 		 o->class_weights ? o->class_weights : "none", (double)o->net.p,
-		 knorm_mode_name(o->kn_eval), (unsigned long long)o->seed, kn_get_threads(),
-		 o->loader_threads, o->init ? o->init : "-", o->init_backbone ? o->init_backbone : "-",
+		 knorm_mode_name(o->kn_eval), (unsigned long long)o->seed, r->ranks, r->local_batch,
+		 kn_get_threads(), o->loader_threads, o->init ? o->init : "-", o->init_backbone ? o->init_backbone : "-",
 		 o->resume ? o->resume : "-");
 	if (o->resume && len < size)
 		snprintf(buf + strlen(buf), size - strlen(buf), "resumed at iteration %lld\n",
@@ -440,19 +510,56 @@ static void teardown(struct train_run *r)
 	runlog_close(&r->log);
 }
 
+/* Every rank must run the same command: the words after "train" are compared first. */
+static int same_words(int argc, char **argv)
+{
+	uint64_t h = DIST_HASH_START;
+	bool mine;
+
+	for (int i = 0; i < argc; i++)
+		h = dist_hash(argv[i], strlen(argv[i]) + 1, h);
+	if (!dist_differs(h, &mine))
+		return 0;
+	if (mine)
+		fprintf(stderr, "knseg train: %swas started with other options than rank 0: every "
+			"rank runs the same command\n", dist_where());
+	return 2;
+}
+
+/*
+ * The end of a part of the set-up, for all ranks together: true when any failed. A rank
+ * that failed says why (with its rank and host when there are several).
+ */
+static bool setup_failed(int err)
+{
+	if (err)
+		die("%s", kn_errmsg());
+	return dist_any(err != 0);
+}
+
 int cmd_train(int argc, char **argv)
 {
 	struct train_run *r = xcalloc(1, sizeof(*r));
 	char config[CHECKPOINT_MAX_CLASSES_TEXT + 8192];
-	int rc = parse(argc, argv, &r->o), err;
+	int rc, err, threads;
 
 	r->log.fd = r->log.lock_fd = -1;
+	r->ranks = dist_size();
+	r->rank = dist_rank();
+	rc = same_words(argc, argv);
+	if (!rc)
+		rc = parse(argc, argv, &r->o);
+	if (!rc && r->o.batch % r->ranks)
+		rc = usage_error("train", "--batch %d is the global batch and cannot be split among "
+				 "%d processes: give a multiple of %d", r->o.batch, r->ranks, r->ranks);
 	if (rc) {
 		free(r);
 		return rc < 0 ? 0 : rc;
 	}
-	if (r->o.threads)
-		kn_set_threads(r->o.threads);
+	r->local_batch = r->o.batch / r->ranks;
+	threads = r->o.threads ? r->o.threads : dist_default_threads();
+	if (threads)
+		kn_set_threads(threads);
 	err = open_datasets(r);
 	if (!err)
 		err = resolve_lengths(r);
@@ -460,22 +567,29 @@ int cmd_train(int argc, char **argv)
 		err = setup_weights(r);
 	if (!err)
 		err = setup_model(r);
-	if (!err)
-		err = setup_loader(r);
+	if (setup_failed(err) || share_state(r)) {
+		teardown(r);
+		free(r);
+		return 1;
+	}
+	err = setup_loader(r);
 	if (!err) {
 		r->sched = lr_poly(r->o.optim.lr, r->o.iters, r->o.warmup);
 		r->sched.power = r->o.power;
-		err = runlog_open(&r->log, r->o.out, r->o.resume != NULL, r->ts.step, r->o.force);
 	}
-	if (!err) {
+	/* Rank 0 keeps the run folder: its lock, config.txt, the log and the checkpoints. */
+	if (!err && r->rank == 0)
+		err = runlog_open(&r->log, r->o.out, r->o.resume != NULL, r->ts.step, r->o.force);
+	if (!err && r->rank == 0) {
 		/* argv[-1] is the program's path: main passes the words after it. */
 		config_text(r, argc + 1, argv - 1, config, sizeof(config));
 		err = runlog_write_config(&r->log, config, r->o.resume != NULL);
 	}
-	if (err) {
-		rc = die("%s", kn_errmsg());
+	if (setup_failed(err)) {
+		rc = 1;
 	} else {
-		printf("%s", config);
+		if (r->rank == 0)
+			printf("%s", config);
 		rc = train_loop(r);
 	}
 	teardown(r);

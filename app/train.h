@@ -42,12 +42,15 @@ struct train_run {
 	bool has_val;
 	struct loader *loader;
 	int batches_per_epoch;
+	int ranks, rank;      /* the job's processes (app/dist.h) and this one */
+	int local_batch;      /* images per rank: o.batch / ranks */
+	bool image_streams;   /* dropout masks per image (false: per batch, older runs) */
 	struct model *m;
 	float *opt_state;
 	struct optim opt;
 	struct lr_schedule sched;
 	float *weights;       /* class weights (K) or NULL */
-	uint8_t *labels;      /* (n, h, w) labels at the model's size */
+	uint8_t *labels;      /* (local_batch, h, w) labels at the model's size */
 	struct checkpoint_meta meta;
 	struct train_state ts;
 	struct runlog log;

@@ -8,11 +8,23 @@
  * Exact resumption rests on state that is all in the training checkpoint: parameters,
  * optimizer state and step count, the iteration, and where the loader stands (epoch and
  * batch). Everything random derives from the seed and those positions (dropout masks
- * from (seed, iteration, op), augmentation from (seed, epoch, position)), and the
+ * from (seed, iteration, op, image), augmentation from (seed, epoch, position)), and the
  * learning rate is a function of the iteration.
+ *
+ * Several processes (app/dist.h). Each rank holds a replica of the network and takes its
+ * slice of every global batch (the loader's slice, the model's first image index), so
+ * that together they compute the single-process iteration: the loss is divided by the
+ * weight of the valid pixels of the whole global batch (summed over the ranks before
+ * the backward pass), the gradients are summed over the ranks, and every rank takes
+ * the same optimizer step. The ranks agree at fixed points of every iteration: whether
+ * to stop (a signal) before it, and whether any failed (a sample, a file) after the
+ * forward pass; a failure is said by the rank that had it, and rank 0, which writes
+ * the run folder, saves last.safetensors. A checksum of the parameters is compared
+ * across the ranks at every log line and checkpoint.
  */
 #include "app/knseg.h"
 #include "app/knseg_internal.h"
+#include "app/dist.h"
 #include "app/split_eval.h"
 #include "app/train.h"
 #include "io/clock.h"
@@ -65,6 +77,23 @@ static int load_batch(struct train_run *r, const struct loader_batch *b)
 	return 0;
 }
 
+/* Another rank's failure, which that rank has reported. */
+static bool peer_failed;
+
+/*
+ * An agreement on err: 0 when no rank failed, else this rank's error or, on a rank that
+ * did not fail, an error of another rank's (that rank reports it).
+ */
+static int agree(int err)
+{
+	if (!dist_any(err != 0))
+		return 0;
+	if (err)
+		return err;
+	peer_failed = true;
+	return kn_error(KN_EIO, "another process failed");
+}
+
 static int save_last(struct train_run *r)
 {
 	struct checkpoint_meta meta = r->meta;
@@ -72,6 +101,8 @@ static int save_last(struct train_run *r)
 	char path[4096];
 	int err;
 
+	if (r->rank != 0)
+		return 0; /* rank 0 writes the run folder */
 	strcpy(meta.kind, "train");
 	safetensors_writer_init(&w);
 	checkpoint_add_model(&w, &r->m->g, r->m->params, &meta);
@@ -104,33 +135,59 @@ static int validate(struct train_run *r, double *miou, bool verbose)
 		char path[4096];
 
 		*miou = rep.miou;
-		if (verbose)
+		if (verbose && r->rank == 0)
 			report_print(stdout, &rep);
 		runlog_path(&r->log, "val.json", path, sizeof(path));
-		err = report_write_json(path, &rep);
+		if (r->rank == 0)
+			err = report_write_json(path, &rep);
 		report_free(&rep);
 	}
 	knseg_close(ks);
 	return err;
 }
 
+/*
+ * The replicas must hold the same parameters: each rank's checksum is compared with
+ * rank 0's (a difference would mean a sum that was not the same on every rank).
+ */
+static int check_replicas(struct train_run *r)
+{
+	bool mine;
+
+	if (r->ranks == 1)
+		return 0;
+	if (!dist_differs(dist_hash(r->m->params, r->m->g.param_count * sizeof(float),
+				    DIST_HASH_START), &mine))
+		return 0;
+	if (!mine)
+		peer_failed = true;
+	return kn_error(KN_EMISMATCH, "the parameters of this process differ from rank 0's at "
+			"iteration %lld: stopping", (long long)r->ts.step);
+}
+
 /* Validates (when there is a validation split), keeps the best, saves last. */
 static int checkpoint_step(struct train_run *r, double *miou, bool verbose)
 {
 	char path[4096];
-	int err = 0;
+	int err = check_replicas(r);
 
 	*miou = -1;
-	if (r->has_val && (err = validate(r, miou, verbose)))
+	if (err)
+		return err;
+	/* Every rank validates its share of the images and gets the same mIoU, so all take
+	 * the same decision on the best checkpoint. */
+	if (r->has_val && (err = agree(validate(r, miou, verbose))))
 		return err;
 	if (r->has_val && !(*miou <= r->ts.best_miou)) {
 		r->ts.best_miou = *miou;
 		r->ts.best_step = r->ts.step;
 		runlog_path(&r->log, "best.safetensors", path, sizeof(path));
-		if ((err = checkpoint_save_model(path, &r->m->g, r->m->params, &r->meta)))
+		if (r->rank == 0)
+			err = checkpoint_save_model(path, &r->m->g, r->m->params, &r->meta);
+		if ((err = agree(err)))
 			return err;
 	}
-	return save_last(r);
+	return agree(save_last(r));
 }
 
 struct progress {
@@ -146,10 +203,17 @@ static int log_step(struct train_run *r, struct progress *p, double lr, double m
 	double per_step = (t - p->t0) / (double)(r->ts.step - p->first_step);
 	double eta = per_step * (double)(r->o.iters - r->ts.step);
 	double loss = p->nloss ? p->loss_sum / (double)p->nloss : NAN;
-	int err = runlog_row(&r->log, r->ts.step, r->ts.epoch, loss, lr, ips, miou);
+	int err = r->rank == 0 ? runlog_row(&r->log, r->ts.step, r->ts.epoch, loss, lr, ips, miou)
+			       : 0;
 
-	if (err)
+	if ((err = agree(err)))
 		return err;
+	p->t_log = t;
+	p->log_images = 0;
+	p->loss_sum = 0;
+	p->nloss = 0;
+	if (r->rank != 0)
+		return 0;
 	printf("%sepoch %lld  iter %lld/%lld  loss %.4f  lr %.3g  %.1f img/s  ETA %d:%02d%s",
 	       p->tty ? "\r" : "", (long long)r->ts.epoch, (long long)r->ts.step,
 	       (long long)r->o.iters, loss, lr, ips, (int)(eta / 60), (int)fmod(eta, 60),
@@ -158,10 +222,6 @@ static int log_step(struct train_run *r, struct progress *p, double lr, double m
 		printf("%sval mIoU %.4f (best %.4f at iter %lld)\n", p->tty ? "\n" : "", miou,
 		       r->ts.best_miou, (long long)r->ts.best_step);
 	fflush(stdout);
-	p->t_log = t;
-	p->log_images = 0;
-	p->loss_sum = 0;
-	p->nloss = 0;
 	return 0;
 }
 
@@ -203,20 +263,43 @@ static int loss_error(const struct train_run *r, const struct progress *p, doubl
 			loss, (long long)r->ts.step + 1, kept, cause);
 }
 
-/* One iteration; the loss through *loss. */
-static int step(struct train_run *r, const struct progress *p, const struct loader_batch *b,
-		double lr, double *loss)
+/*
+ * The first half of an iteration on this rank's slice b: the forward pass, and the
+ * weight of its valid pixels (the loss's denominator is the sum over the ranks).
+ */
+static int forward(struct train_run *r, const struct loader_batch *b, double *wsum)
 {
 	int err = load_batch(r, b);
 
 	if (err)
 		return err;
 	r->m->step = r->ts.step;
-	r->opt.cfg.lr = lr;
+	r->m->image_streams = r->image_streams;
 	model_forward(r->m);
-	*loss = model_backward(r->m, r->labels, r->weights);
-	if (!isfinite(*loss))
+	*wsum = model_label_weight(r->m, r->labels, r->weights);
+	return 0;
+}
+
+/*
+ * The second half, once the ranks agree that all went well: the backward pass over the
+ * global denominator wsum, the sum of the gradients and losses over the ranks, the
+ * update. The loss (of the global batch) through *loss.
+ */
+static int update(struct train_run *r, const struct progress *p, const struct loader_batch *b,
+		  double lr, double wsum, double *loss)
+{
+	r->opt.cfg.lr = lr;
+	*loss = model_backward_over(r->m, r->labels, r->weights, wsum);
+	if (r->ranks > 1) {
+		dist_sum_floats(r->m->grads, r->m->g.param_count);
+		dist_sum_doubles(loss, 1);
+	}
+	/* The same loss on every rank, so all take the same decision. */
+	if (!isfinite(*loss)) {
+		if (r->rank != 0)
+			peer_failed = true; /* rank 0 says it */
 		return loss_error(r, p, *loss);
+	}
 	optim_step(&r->opt, r->m->params, r->m->grads);
 	r->ts.step++;
 	r->ts.epoch = b->epoch;
@@ -226,7 +309,7 @@ static int step(struct train_run *r, const struct progress *p, const struct load
 		r->ts.batch = 0;
 	}
 	if (b->skipped)
-		fprintf(stderr, "warning: skipped %d bad sample%s: %s\n", b->skipped,
+		fprintf(stderr, "warning: %sskipped %d bad sample%s: %s\n", dist_where(), b->skipped,
 			b->skipped == 1 ? "" : "s", b->skip_msg);
 	return 0;
 }
@@ -262,6 +345,30 @@ static int stop_on_bad_sample(struct train_run *r, int err)
 	return stop_and_save(r, err, next);
 }
 
+/*
+ * A rank failed in the first half of an iteration (err on this rank, or 0 when another
+ * failed). One process: as before, a bad sample saves last.safetensors and says how to
+ * go on. Several: the failing rank says what failed, rank 0 saves and says where.
+ */
+static int stop_on_failure(struct train_run *r, int err, bool bad_sample)
+{
+	if (r->ranks == 1)
+		return bad_sample ? stop_on_bad_sample(r, err) : err;
+	if (err)
+		fprintf(stderr, "knseg train: %s%s\n", dist_where(), kn_errmsg());
+	peer_failed = true; /* said here, and below by rank 0 */
+	if (r->rank != 0)
+		return KN_EIO;
+	if (save_last(r) < 0)
+		fprintf(stderr, "knseg train: stopped: a process failed (above); last.safetensors "
+			"could not be saved either: %s\n", kn_errmsg());
+	else
+		fprintf(stderr, "knseg train: stopped: a process failed (above); saved "
+			"%s/last.safetensors at iteration %lld; fix the cause and go on with "
+			"--resume %s/last.safetensors\n", r->o.out, (long long)r->ts.step, r->o.out);
+	return KN_EIO;
+}
+
 static int stop_on_log_error(struct train_run *r, int err)
 {
 	char next[8192];
@@ -275,8 +382,10 @@ static int finish(struct train_run *r, int64_t end, struct progress *p)
 {
 	int err = p->saved_step == r->ts.step ? 0 : save_last(r);
 
-	if (err)
+	if ((err = agree(err)))
 		return err;
+	if (r->rank != 0)
+		return 0;
 	if (p->tty)
 		putchar('\n');
 	if (r->ts.step < r->o.iters) {
@@ -298,8 +407,9 @@ int train_loop(struct train_run *r)
 	int64_t end = r->o.iters;
 	struct progress p = {0};
 	const struct loader_batch *b;
-	double loss, miou, lr = 0;
-	int err = 0, rc;
+	double loss, miou, lr = 0, shared[2];
+	bool stopped = false;
+	int err = check_replicas(r), rc;
 
 	if (r->o.stop_after && r->ts.step + r->o.stop_after < end)
 		end = r->ts.step + r->o.stop_after;
@@ -307,28 +417,39 @@ int train_loop(struct train_run *r)
 	p.t0 = p.t_log = kn_seconds();
 	p.first_step = r->ts.step;
 	p.saved_step = -1;
-	p.tty = isatty(STDOUT_FILENO);
-	while (!err && r->ts.step < end && !stop_signal) {
+	p.tty = isatty(STDOUT_FILENO) && r->rank == 0;
+	while (!err && r->ts.step < end) {
+		/* A signal reaches the ranks at different moments: they stop together. */
+		if ((stopped = dist_any(stop_signal != 0)))
+			break;
 		rc = loader_next(r->loader, &b);
-		if (rc <= 0) {
-			err = rc < 0 ? stop_on_bad_sample(r, rc) : kn_error(KN_EIO, "the loader ended early");
+		lr = lr_at(&r->sched, r->ts.step);
+		shared[0] = 0;
+		err = rc < 0 ? rc : rc == 0 ? kn_error(KN_EIO, "the loader ended early")
+				  : forward(r, b, &shared[0]);
+		shared[1] = err != 0;
+		dist_sum_doubles(shared, 2);
+		if (shared[1] > 0) {
+			err = stop_on_failure(r, err, rc < 0);
 			break;
 		}
-		lr = lr_at(&r->sched, r->ts.step);
-		if ((err = step(r, &p, b, lr, &loss)))
+		if ((err = update(r, &p, b, lr, shared[0], &loss)))
 			break;
 		p.loss_sum += loss;
 		p.nloss++;
-		p.log_images += b->n;
+		p.log_images += (int64_t)b->n * r->ranks;
 		miou = -1;
 		if (r->ts.step % r->o.val_every == 0 || r->ts.step == r->o.iters) {
 			err = checkpoint_step(r, &miou, r->ts.step == r->o.iters);
 			p.saved_step = r->ts.step;
 		}
-		if (!err && (r->ts.step % r->o.log_every == 0 || miou >= 0 || r->ts.step == end) &&
-		    (err = log_step(r, &p, lr, miou)))
-			err = stop_on_log_error(r, err);
-		if (!err && miou >= 0)
+		if (!err && (r->ts.step % r->o.log_every == 0 || miou >= 0 || r->ts.step == end)) {
+			if ((err = log_step(r, &p, lr, miou)))
+				err = stop_on_log_error(r, err);
+			else
+				err = check_replicas(r);
+		}
+		if (!err && miou >= 0 && r->rank == 0)
 			(void)runlog_plot(&r->log);
 	}
 	if (!err)
@@ -336,12 +457,14 @@ int train_loop(struct train_run *r)
 	if (err) {
 		if (p.tty)
 			putchar('\n');
-		fprintf(stderr, "knseg train: %s\n", kn_errmsg());
+		if (!peer_failed)
+			fprintf(stderr, "knseg train: %s%s\n", dist_where(), kn_errmsg());
 		return 1;
 	}
-	if (stop_signal) {
-		fprintf(stderr, "knseg train: interrupted (signal %d); saved %s/last.safetensors\n",
-			(int)stop_signal, r->o.out);
+	if (stopped) {
+		if (r->rank == 0)
+			fprintf(stderr, "knseg train: interrupted (signal %d); saved "
+				"%s/last.safetensors\n", (int)stop_signal, r->o.out);
 		return 130;
 	}
 	return 0;

@@ -90,6 +90,9 @@ static void put_training(const struct train_run *r, struct run_option *o, int *n
 	    t->class_weights ? t->class_weights : "none");
 	put(o, n, "kn_p", "--kn-p", true, "%.9g", (double)t->net.p);
 	put(o, n, "seed", "--seed", true, "%llu", (unsigned long long)t->seed);
+	/* Older runs have no such key: they drew one mask per batch (train.c). */
+	put(o, n, "mask_streams", "statistics dropout masks", true, "%s",
+	    r->image_streams ? "image" : "batch");
 }
 
 static int run_options(const struct train_run *r, struct run_option *o)
