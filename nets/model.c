@@ -406,6 +406,29 @@ static struct knorm_cache op_cache(const struct model *m, int i)
 	return c;
 }
 
+/*
+ * Op i's statistics dropout mask for this step: one draw for the whole batch, or with
+ * image_streams one per image slice (masks are image-major: mask_count / n flags each).
+ */
+static void draw_mask(struct model *m, int i)
+{
+	struct model_op_state *st = &m->st[i];
+	float p = m->g.ops[i].p;
+	size_t per_image = st->mask_count / (size_t)m->n;
+	struct rng r;
+
+	if (!m->image_streams) {
+		rng_init_stream(&r, m->seed, (uint64_t)m->step, (uint64_t)i);
+		dropout_mask(st->keep, st->mask_count, p, &r);
+		return;
+	}
+	CHECK(st->mask_count % (size_t)m->n == 0);
+	for (int j = 0; j < m->n; j++) {
+		dropout_image_stream(&r, m->seed, m->step, i, m->image0 + j);
+		dropout_mask(st->keep + (size_t)j * per_image, per_image, p, &r);
+	}
+}
+
 static void forward_op(struct model *m, int i)
 {
 	const struct graph_op *op = &m->g.ops[i];
@@ -415,12 +438,8 @@ static void forward_op(struct model *m, int i)
 	const struct graph_value *vi = &m->g.values[op->in0], *vo = &m->g.values[op->out];
 	struct knorm_cache cache = op_cache(m, i);
 
-	if (st->keep) {
-		struct rng r;
-
-		rng_init_stream(&r, m->seed, (uint64_t)m->step, (uint64_t)i);
-		dropout_mask(st->keep, st->mask_count, op->p, &r);
-	}
+	if (st->keep)
+		draw_mask(m, i);
 	switch (op->kind) {
 	case OP_KNCONV:
 		knconv_forward(out, &cache, in, param_ptr(m, op->weight), param_ptr(m, op->bias),

@@ -1,11 +1,14 @@
 /*
  * Model-level behaviour: buffer planning, weight initialization, padded inputs and
- * cropped logits, reproducible statistics dropout, and results that do not depend on
- * the thread count.
+ * cropped logits, reproducible statistics dropout, results that do not depend on the
+ * thread count, and per-image mask streams that give the same logits however a batch
+ * is split among data-parallel processes.
  */
 #include "tests/testutil.h"
 
 #include "nets/gemm.h"
+#include "nets/kernelnorm.h"
+#include "nets/knconv.h"
 #include "nets/model.h"
 #include "nets/plan.h"
 #include "io/rng.h"
@@ -300,6 +303,174 @@ static void test_inference_modes(void **state)
 	model_destroy(m);
 }
 
+/* FNV-1a over n bytes: a fingerprint of masks recorded before a change. */
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Flags of op i's mask (0 when it draws none in training), from the graph's shapes. */
+static size_t op_mask_count(const struct model *m, int i)
+{
+	const struct graph_op *op = &m->g.ops[i];
+	const struct graph_value *in = &m->g.values[op->in0], *out = &m->g.values[op->out];
+
+	if (op->p <= 0)
+		return 0;
+	if (op->kind == OP_KNCONV) {
+		struct knconv_geom g = knconv_geom_make(m->n, in->c, in->h, in->w, out->c, op->kh,
+							op->kw, op->sh, op->sw, op->pad, op->p);
+
+		return knconv_mask_count(&g);
+	}
+	if (op->kind == OP_KN1X1) {
+		struct kernelnorm_geom g = kernelnorm_geom_1x1(m->n, in->c, in->h, in->w, op->p);
+
+		return kernelnorm_out_count(&g);
+	}
+	return 0;
+}
+
+/*
+ * Without image_streams, the masks of a batch of 4 are what they were before per-image
+ * streams existed: the fingerprint of all of them taken then (FPN, width 0.05, 64x64,
+ * seed 77, step 5), and each op's mask a direct draw from the stream (seed, step, op).
+ * With image_streams, image j's slice of each op's mask is a direct draw from
+ * dropout_image_stream(seed, step, op, image0 + j).
+ */
+static void test_mask_streams(void **state)
+{
+	struct net_config cfg = tiny(NET_HEAD_FPN, 0.05f);
+	struct model *m;
+	uint8_t *want;
+	size_t at = 0;
+	int with_masks = 0;
+
+	(void)state;
+	assert_int_equal(model_create(&m, &cfg, 4, 64, 64, MODEL_TRAIN), 0);
+	want = malloc(m->mask_bytes);
+	m->seed = 77;
+	m->step = 5;
+	model_forward(m);
+	assert_int_equal(m->mask_bytes, 204272);
+	assert_true(fnv1a(m->masks, m->mask_bytes) == 0xcf3ae4d93896b9a3ULL);
+	for (int i = 0; i < m->g.nops; i++) {
+		size_t count = op_mask_count(m, i);
+		struct rng r;
+
+		if (!count)
+			continue;
+		rng_init_stream(&r, 77, 5, (uint64_t)i);
+		dropout_mask(want + at, count, m->g.ops[i].p, &r);
+		at += count;
+		with_masks++;
+	}
+	assert_int_equal(at, m->mask_bytes);
+	assert_memory_equal(m->masks, want, at);
+	/* Both kinds of KN op draw masks: the stem's KNConv and the head's KernelNorm. */
+	assert_true(with_masks > 10);
+
+	m->image_streams = true;
+	m->image0 = 6;
+	model_forward(m);
+	at = 0;
+	for (int i = 0; i < m->g.nops; i++) {
+		size_t count = op_mask_count(m, i), per = count / 4;
+
+		assert_int_equal(count % 4, 0);
+		for (int j = 0; j < 4 && count; j++) {
+			struct rng r;
+
+			dropout_image_stream(&r, 77, 5, i, 6 + j);
+			dropout_mask(want + at + j * per, per, m->g.ops[i].p, &r);
+		}
+		at += count;
+	}
+	assert_memory_equal(m->masks, want, at);
+	free(want);
+	model_destroy(m);
+}
+
+/* Per-image stream keys never collide within the documented ranges. */
+static void test_image_stream_keys_distinct(void **state)
+{
+	const int64_t steps[] = {0, 1, INT64_MAX};
+	const int layers[] = {0, 1, (1 << 24) - 1};
+	const int64_t images[] = {0, 1, ((int64_t)1 << 40) - 1};
+	uint64_t seen[27 + 1];
+	int n = 0;
+	struct rng r;
+
+	(void)state;
+	for (int a = 0; a < 3; a++)
+		for (int b = 0; b < 3; b++)
+			for (int c = 0; c < 3; c++) {
+				dropout_image_stream(&r, 9, steps[a], layers[b], images[c]);
+				seen[n++] = r.s[0];
+			}
+	/* The whole-batch stream of step 0, layer 0 is none of them either. */
+	rng_init_stream(&r, 9, 0, 0);
+	seen[n++] = r.s[0];
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			assert_true(seen[i] != seen[j]);
+}
+
+/*
+ * Two training models of 2 images each, image0 = 0 and 2, compute the logits a training
+ * model of 4 computes for the same images, bitwise, when every model draws per-image
+ * mask streams: the forward pass is per image apart from the masks (KNConv, KernelNorm
+ * and pooling statistics are per image and position, the convolutions' GEMMs do not
+ * sum across images, test_image_alone_or_in_a_batch). Both heads, at 1 and 2 threads.
+ * With whole-batch streams the split changes the logits.
+ */
+static void test_image_streams_split_batch(void **state)
+{
+	const int h = 64, w = 96, k = 4, counts[] = {1, 2};
+	size_t img = 3 * (size_t)h * w, nlog = (size_t)k * h * w;
+	int threads = kn_get_threads();
+
+	(void)state;
+	for (int run = 0; run < 4; run++) {
+		struct net_config cfg = tiny(run / 2 ? NET_HEAD_FCN : NET_HEAD_FPN, 0.05f);
+		struct model *full, *half[2];
+
+		kn_set_threads(counts[run % 2]);
+		assert_int_equal(model_create(&full, &cfg, 4, h, w, MODEL_TRAIN), 0);
+		model_init_weights(full, 5);
+		fill_uniform(model_input(full), 4 * img, -2, 2, 23);
+		full->seed = 41;
+		full->step = 9;
+		full->image_streams = true;
+		model_forward(full);
+		for (int p = 0; p < 2; p++) {
+			assert_int_equal(model_create(&half[p], &cfg, 2, h, w, MODEL_TRAIN), 0);
+			model_share_params(half[p], full);
+			memcpy(model_input(half[p]), model_input(full) + 2 * p * img, 2 * img * 4);
+			half[p]->seed = 41;
+			half[p]->step = 9;
+			half[p]->image_streams = true;
+			half[p]->image0 = 2 * p;
+			model_forward(half[p]);
+			assert_memory_equal(model_logits(half[p]), model_logits(full) + 2 * p * nlog,
+					    2 * nlog * 4);
+		}
+		/* Whole-batch streams: the second half draws other masks than images 2, 3. */
+		half[1]->image_streams = false;
+		model_forward(half[1]);
+		assert_memory_not_equal(model_logits(half[1]), model_logits(full) + 2 * nlog,
+					2 * nlog * 4);
+		model_destroy(half[0]);
+		model_destroy(half[1]);
+		model_destroy(full);
+	}
+	kn_set_threads(threads);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -311,6 +482,9 @@ int main(void)
 		cmocka_unit_test(test_same_results_at_any_thread_count),
 		cmocka_unit_test(test_image_alone_or_in_a_batch),
 		cmocka_unit_test(test_inference_modes),
+		cmocka_unit_test(test_mask_streams),
+		cmocka_unit_test(test_image_stream_keys_distinct),
+		cmocka_unit_test(test_image_streams_split_batch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
