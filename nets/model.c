@@ -558,17 +558,40 @@ static void zero_input_grads(struct model *m, int i)
 	}
 }
 
-double model_backward(struct model *m, const uint8_t *labels, const float *class_weights)
+/* The loss's geometry: the logits (n, K, h, w), label 255 ignored. */
+static struct loss_ce_geom loss_geom(const struct model *m)
 {
 	const struct graph_value *out = &m->g.values[m->g.output];
 	struct loss_ce_geom lg = {m->n, out->c, out->h * out->w, 255};
+
+	return lg;
+}
+
+double model_label_weight(const struct model *m, const uint8_t *labels,
+			  const float *class_weights)
+{
+	struct loss_ce_geom lg = loss_geom(m);
+
+	return loss_ce_weight_sum(labels, class_weights, &lg);
+}
+
+double model_backward(struct model *m, const uint8_t *labels, const float *class_weights)
+{
+	return model_backward_over(m, labels, class_weights,
+				   model_label_weight(m, labels, class_weights));
+}
+
+double model_backward_over(struct model *m, const uint8_t *labels,
+			   const float *class_weights, double wsum)
+{
+	struct loss_ce_geom lg = loss_geom(m);
 	double loss;
 
 	CHECK(m->mode == MODEL_TRAIN);
 	memset(m->grads, 0, m->g.param_count * sizeof(float));
 	memset(m->dval[m->g.output], 0, value_count(m, m->g.output) * sizeof(float));
-	loss = loss_ce_forward_backward(m->dval[m->g.output], m->val[m->g.output], labels,
-					class_weights, 1.0f, &lg);
+	loss = loss_ce_forward_backward_over(m->dval[m->g.output], m->val[m->g.output], labels,
+					     class_weights, 1.0f, wsum, &lg);
 	for (int i = m->g.nops - 1; i >= 0; i--) {
 		double t0 = m->bwd_seconds ? kn_seconds() : 0;
 

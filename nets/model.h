@@ -119,6 +119,24 @@ void model_forward(struct model *m);
  */
 double model_backward(struct model *m, const uint8_t *labels, const float *class_weights);
 
+/*
+ * The loss's denominator for labels (n, h, w): the sum of the class weights (1 each
+ * without them) of the pixels that are not ignored (loss_ce_weight_sum).
+ */
+double model_label_weight(const struct model *m, const uint8_t *labels,
+			  const float *class_weights);
+
+/*
+ * model_backward over a denominator the caller gives: the loss is this batch's weighted
+ * sum of pixel losses divided by wsum, and so are the gradients. When n images are part
+ * of a global batch split among processes, wsum is the sum of every part's
+ * model_label_weight; the parts' losses and gradients then add up to those of the global
+ * batch (up to the order of float sums). model_backward is this call with wsum =
+ * model_label_weight(m, labels, class_weights). wsum = 0 gives 0 and zero gradients.
+ */
+double model_backward_over(struct model *m, const uint8_t *labels,
+			   const float *class_weights, double wsum);
+
 /* Bytes the model holds (parameters, gradients, activations, caches, workspace). */
 size_t model_memory_bytes(const struct model *m);
 

@@ -1,8 +1,9 @@
 /*
  * Model-level behaviour: buffer planning, weight initialization, padded inputs and
  * cropped logits, reproducible statistics dropout, results that do not depend on the
- * thread count, and per-image mask streams that give the same logits however a batch
- * is split among data-parallel processes.
+ * thread count, and data-parallel splits of a batch: per-image mask streams that give
+ * the same logits however the batch is split, and a loss over the whole batch's weight
+ * sum whose parts add up to the batch's loss and gradient.
  */
 #include "tests/testutil.h"
 
@@ -471,6 +472,142 @@ static void test_image_streams_split_batch(void **state)
 	kn_set_threads(threads);
 }
 
+/* The class with the largest (most) or smallest logit of pixel s of image i. */
+static uint8_t extreme_class(const float *logits, int i, int k, size_t hw, size_t s, bool most)
+{
+	const float *x = logits + (size_t)i * k * hw + s;
+	int best = 0;
+
+	for (int c = 1; c < k; c++)
+		if (most ? x[c * hw] > x[best * hw] : x[c * hw] < x[best * hw])
+			best = c;
+	return (uint8_t)best;
+}
+
+/*
+ * Labels for a batch of 4 whose halves differ: images 0 and 1 mostly ignored (15
+ * pixels in 16) and labelled with each pixel's likeliest class (a small loss), images 2
+ * and 3 rarely ignored (1 in 16) and labelled with the least likely class (a large
+ * loss).
+ */
+static void uneven_labels(uint8_t *y, const float *logits, int k, size_t hw)
+{
+	for (int i = 0; i < 4; i++)
+		for (size_t s = 0; s < hw; s++) {
+			bool ignored = i < 2 ? s % 16 != 3 : s % 16 == 7;
+
+			y[i * hw + s] = ignored ? 255 : extreme_class(logits, i, k, hw, s, i < 2);
+		}
+}
+
+/*
+ * A batch of 4 split in two halves, each running model_backward_over with the weight
+ * sum of the whole batch, gives the whole batch's loss (the two halves' losses add up)
+ * and gradient (the two halves' gradients add up). The halves hold very different
+ * numbers of valid pixels and losses, so the mean of the halves' own losses (what
+ * model_backward on each half gives) is clearly not the batch's.
+ *
+ * Tolerances. The logits are the same bits in the halves and in the batch (per-image
+ * streams), and so are the per-pixel loss terms and the gradients of the logits; only
+ * the order of sums differs. The loss is a double sum of 16384 positive terms:
+ * reordering it moves it by at most 16384 * 2^-53 (2e-12) relative, hence 1e-11. A
+ * parameter gradient is a float sum over up to 4 * 64 * 64 = 16384 positions (times
+ * channels) of per-position terms, taken in blocks by the GEMMs and the per-channel
+ * loops; the batch takes one such sum, the halves one over 2 images each, which the
+ * test adds in float. Reordering a float sum of L terms moves it by about
+ * sqrt(L) * 2^-24 of the terms' magnitudes (sqrt(16384) * 6e-8 = 8e-6), up to
+ * L * 2^-24 in the worst case, which rounding errors of random sign do not approach.
+ * Elements may cancel, so each tensor is compared to 1e-5 of its largest gradient (a
+ * stand-in for the terms' magnitudes) besides 1e-5 relative: measured, the differences
+ * stay below 1.5e-7 of it, while the mean of the halves' own means misses by more than
+ * 1e-2 of it in every tensor.
+ */
+static void test_backward_over_splits_batch(void **state)
+{
+	const int h = 64, w = 64, k = 4;
+	const float cw[4] = {0.5f, 1.0f, 1.5f, 2.0f};
+	size_t img = 3 * (size_t)h * w, hw = (size_t)h * w;
+	struct net_config cfg = tiny(NET_HEAD_FPN, 0.05f);
+	struct model *full, *half[2];
+	uint8_t *y = malloc(4 * hw);
+	float *g_full, *g_sum, *g_own;
+	const struct graph_param *cls;
+	double wsum, wpart[2], loss, loss_full, loss_part[2], loss_own[2];
+	size_t np;
+
+	(void)state;
+	assert_int_equal(model_create(&full, &cfg, 4, h, w, MODEL_TRAIN), 0);
+	model_init_weights(full, 6);
+	fill_uniform(model_input(full), 4 * img, -2, 2, 29);
+	np = full->g.param_count;
+	g_full = malloc(np * 4);
+	g_sum = malloc(np * 4);
+	g_own = malloc(np * 4);
+	/* Logits 64 times as far apart, so that the two halves' losses differ widely. */
+	cls = &full->g.params[graph_find_param(&full->g, "head.cls.weight")];
+	for (size_t j = 0; j < cls->count; j++)
+		full->params[cls->offset + j] *= 64.0f;
+	full->seed = 3;
+	full->step = 12;
+	full->image_streams = true;
+	model_forward(full);
+	uneven_labels(y, model_logits(full), k, hw);
+	wsum = model_label_weight(full, y, cw);
+	loss_full = model_backward(full, y, cw);
+	memcpy(g_full, full->grads, np * 4);
+	/* model_backward is model_backward_over its own weight sum, bit for bit. */
+	loss = model_backward_over(full, y, cw, wsum);
+	assert_true(loss == loss_full);
+	assert_memory_equal(full->grads, g_full, np * 4);
+
+	for (int p = 0; p < 2; p++) {
+		const uint8_t *yp = y + 2 * p * hw;
+
+		assert_int_equal(model_create(&half[p], &cfg, 2, h, w, MODEL_TRAIN), 0);
+		model_share_params(half[p], full);
+		memcpy(model_input(half[p]), model_input(full) + 2 * p * img, 2 * img * 4);
+		half[p]->seed = 3;
+		half[p]->step = 12;
+		half[p]->image_streams = true;
+		half[p]->image0 = 2 * p;
+		model_forward(half[p]);
+		wpart[p] = model_label_weight(half[p], yp, cw);
+		loss_own[p] = model_backward(half[p], yp, cw);
+		for (size_t i = 0; i < np; i++)
+			g_own[i] = (p ? g_own[i] : 0.0f) + 0.5f * half[p]->grads[i];
+		loss_part[p] = model_backward_over(half[p], yp, cw, wsum);
+		for (size_t i = 0; i < np; i++)
+			g_sum[i] = (p ? g_sum[i] : 0.0f) + half[p]->grads[i];
+	}
+	/* Weights in halves: every partial sum is exact in double. */
+	assert_true(wpart[0] + wpart[1] == wsum);
+	assert_true(wpart[1] > 10 * wpart[0]);
+	assert_true(fabs(loss_part[0] + loss_part[1] - loss_full) <= 1e-11 * loss_full);
+	/* The mean of the halves' own means weighs the few pixels of half 0 too much. */
+	print_message("loss %.17g halves %.17g own means %.17g\n", loss_full,
+		      loss_part[0] + loss_part[1], (loss_own[0] + loss_own[1]) / 2);
+	assert_true(fabs((loss_own[0] + loss_own[1]) / 2 - loss_full) > 0.2 * loss_full);
+	for (int i = 0; i < full->g.nparams; i++) {
+		const struct graph_param *gp = &full->g.params[i];
+		const float *want = g_full + gp->offset;
+		double top = 0, own_err = 0;
+
+		for (size_t j = 0; j < gp->count; j++) {
+			top = fmax(top, fabs(want[j]));
+			own_err = fmax(own_err, fabs(g_own[gp->offset + j] - want[j]));
+		}
+		assert_true(top > 0);
+		assert_allclose(gp->name, g_sum + gp->offset, want, gp->count, 1e-5,
+				1e-5 * top);
+		/* A thousand times the tolerance at least, in every tensor. */
+		assert_true(own_err > 1e-2 * top);
+	}
+	free(g_full), free(g_sum), free(g_own), free(y);
+	model_destroy(half[0]);
+	model_destroy(half[1]);
+	model_destroy(full);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -485,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_mask_streams),
 		cmocka_unit_test(test_image_stream_keys_distinct),
 		cmocka_unit_test(test_image_streams_split_batch),
+		cmocka_unit_test(test_backward_over_splits_batch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
