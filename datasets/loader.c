@@ -115,6 +115,12 @@ static int name_error(const struct loader_source *src, int index, int err)
 	return kn_error_prefix(err, "sample %d", index);
 }
 
+/* Samples a batch of the stream holds at most: the slice, or the whole batch. */
+static int batch_capacity(const struct loader_config *c)
+{
+	return c->slice_count ? c->slice_count : c->batch;
+}
+
 /* Pixels per sample in AUGMENT_TRAIN (fixed), 0 when sizes follow the images. */
 static size_t fixed_pixels(const struct loader_config *c)
 {
@@ -166,7 +172,7 @@ static int prepare_into(struct loader *l, struct loader_slot *slot, int s, int i
 	if (s == 0) {
 		b->w = p.out_w;
 		b->h = p.out_h;
-		err = slot_reserve(slot, l->c.batch, (size_t)p.out_w * p.out_h);
+		err = slot_reserve(slot, batch_capacity(&l->c), (size_t)p.out_w * p.out_h);
 	} else if (p.out_w != b->w || p.out_h != b->h) {
 		err = kn_error(KN_EMISMATCH, "image is %dx%d but the batch's first is %dx%d",
 			       p.out_w, p.out_h, b->w, b->h);
@@ -245,17 +251,22 @@ static int fill_sample(struct loader_worker *w, struct loader_slot *slot, int s,
 	return kn_error(KN_EIO, "no readable sample in the dataset (last: %s)", b->skip_msg);
 }
 
-/* Fills batch g of the stream into slot. */
+/*
+ * Fills batch g of the stream into slot: the global batch's samples, or with a slice
+ * those of its positions first .. first + slice_count - 1, each exactly as the whole
+ * batch would have it (position, stream and replacement depend on the position alone).
+ */
 static int fill_batch(struct loader_worker *w, struct loader_slot *slot, int64_t g)
 {
 	struct loader *l = w->l;
 	struct loader_batch *b = &slot->b;
 	int64_t at = (int64_t)l->c.start_epoch * l->per_epoch + l->c.start_batch + g;
+	int first = l->c.slice_count ? l->c.slice_first : 0;
 	const int *order;
 
 	b->epoch = (int)(at / l->per_epoch);
 	b->index = (int)(at % l->per_epoch);
-	b->n = l->c.batch;
+	b->n = batch_capacity(&l->c);
 	if (b->index == l->per_epoch - 1 && !l->c.drop_last)
 		b->n = l->src.count - b->index * l->c.batch;
 	b->skipped = 0;
@@ -266,7 +277,7 @@ static int fill_batch(struct loader_worker *w, struct loader_slot *slot, int64_t
 
 		if (stopping(l))
 			return LOADER_STOPPED;
-		err = fill_sample(w, slot, s, b->index * l->c.batch + s, order);
+		err = fill_sample(w, slot, s, b->index * l->c.batch + first + s, order);
 		if (err)
 			return err;
 	}
@@ -315,6 +326,16 @@ static int config_check(const struct loader_config *c, const struct loader_sourc
 	if (c->epochs < 0 || c->start_epoch < 0 || c->start_batch < 0)
 		return kn_error(KN_EINVAL, "bad loader start: epoch %d batch %d (epochs %d)",
 				c->start_epoch, c->start_batch, c->epochs);
+	if (c->slice_first < 0 || c->slice_count < 0 || c->slice_first > c->batch - c->slice_count)
+		return kn_error(KN_EINVAL, "bad batch slice: %d samples from position %d of a "
+				"batch of %d", c->slice_count, c->slice_first, c->batch);
+	if (c->slice_count == 0 && c->slice_first != 0)
+		return kn_error(KN_EINVAL, "bad batch slice: an empty slice at position %d (a "
+				"count of 0 takes the whole batch, from 0)", c->slice_first);
+	/* A last partial batch would cut its slices otherwise than the full batches. */
+	if (c->slice_count && !c->drop_last)
+		return kn_error(KN_EINVAL, "a batch slice needs drop_last: the epoch's last "
+				"partial batch cannot be sliced like the others");
 	if (src->count < 1 || !src->read)
 		return kn_error(KN_EINVAL, "the dataset holds no sample");
 	if (src->count < c->batch && c->drop_last)
@@ -331,8 +352,8 @@ static int loader_alloc(struct loader *l)
 	l->nslots = l->c.prefetch + 1;
 	l->slots = xcalloc((size_t)l->nslots, sizeof(*l->slots));
 	for (int i = 0; i < l->nslots; i++) {
-		l->slots[i].b.samples = xcalloc((size_t)l->c.batch, sizeof(int));
-		if (pix && slot_reserve(&l->slots[i], l->c.batch, pix) < 0)
+		l->slots[i].b.samples = xcalloc((size_t)batch_capacity(&l->c), sizeof(int));
+		if (pix && slot_reserve(&l->slots[i], batch_capacity(&l->c), pix) < 0)
 			return KN_ENOMEM;
 	}
 	l->workers = xcalloc((size_t)l->c.threads, sizeof(*l->workers));

@@ -24,6 +24,16 @@
  * (start_epoch, start_batch) gives exactly the batches a run from (0, 0) gives there
  * (resuming a training run).
  *
+ * Slices. In data-parallel training each process takes a part of every global batch of
+ * N: with slice_count > 0, batch j of epoch e holds only the samples at positions
+ * j*N + slice_first .. j*N + slice_first + slice_count - 1 of epoch e's order, each
+ * read, augmented (stream (seed, e, position)) and, with skip_bad, replaced exactly as
+ * in the whole batch, so the slices of the processes together are the whole batch, bit
+ * for bit. b->n is slice_count; epochs, batch indices, loader_batches_per_epoch and
+ * (start_epoch, start_batch) still count global batches of N; skipped and skip_msg
+ * count the slice's own replacements. Slices need drop_last (a last partial batch would
+ * be cut otherwise), and slice_first + slice_count <= N. 0 and 0 take the whole batch.
+ *
  * Bad samples. When reading or augmenting a sample fails, the batch holding it carries
  * the error, and loader_next returns it (with the message, which names the file) once
  * the earlier batches are delivered; no later batch is delivered. With skip_bad, the
@@ -36,7 +46,8 @@
  * their own; they do compete for cores with the network, so a loader thread or two is
  * enough (bench_loader measures what one gives). At most `prefetch` batches are prepared
  * ahead of the one the consumer holds, so the loader keeps prefetch + 1 batches of
- * N * 13 bytes per pixel (e.g. 235 MB for prefetch 2, N = 12, 512x1024 crops).
+ * N * 13 bytes per pixel (e.g. 235 MB for prefetch 2, N = 12, 512x1024 crops; a slice
+ * keeps slice_count samples a batch).
  * loader_destroy stops the workers between samples, joins them and frees everything, at
  * any point of an epoch.
  *
@@ -76,16 +87,18 @@ struct loader_config {
 	bool skip_bad;           /* replace bad samples instead of stopping */
 	int epochs;              /* the stream ends after this epoch count; 0: never */
 	int start_epoch, start_batch; /* where the stream starts (resume) */
+	int slice_first, slice_count; /* this part of each batch; 0, 0: the whole batch */
 	struct augment_config aug;
 };
 
 struct loader_batch {
 	int epoch, index;        /* batch index within the epoch */
-	int n, w, h;             /* n samples (N, or fewer in a last partial batch) */
+	int n, w, h;             /* n samples (N, fewer in a last partial batch, or the
+				    slice's slice_count) */
 	float *images;           /* (n, 3, h, w), normalized */
 	uint8_t *labels;         /* (n, h, w): classes and 255 */
 	int *samples;            /* (n) source index of each sample, after replacements */
-	int skipped;             /* bad samples replaced in this batch */
+	int skipped;             /* bad samples replaced in this batch (or slice) */
 	char skip_msg[256];      /* message of the first of them ("" when none) */
 };
 
@@ -103,7 +116,10 @@ void loader_config_eval(struct loader_config *c);
 /* A source reading dataset d (which must outlive the loader) with dataset_read. */
 void loader_source_dataset(struct loader_source *s, const struct dataset *d);
 
-/* Checks the configuration (KN_EINVAL naming the bad field) and starts the workers. */
+/*
+ * Checks the configuration (KN_EINVAL naming the bad field: a bad slice among them) and
+ * starts the workers.
+ */
 int loader_create(struct loader **out, const struct loader_config *c,
 		  const struct loader_source *src);
 

@@ -65,6 +65,20 @@ void dropout_mask(uint8_t *keep, size_t n, float p, struct rng *r)
 	}
 }
 
+/* Bits of the stream index b below the image index: room for 2^24 layers. */
+#define DROPOUT_LAYER_BITS 24
+/* The bit of the stream index a that marks a per-image stream (never set in a step). */
+#define DROPOUT_IMAGE_DOMAIN (1ULL << 63)
+
+void dropout_image_stream(struct rng *r, uint64_t seed, int64_t step, int layer,
+			  int64_t image)
+{
+	CHECK(step >= 0 && layer >= 0 && layer < (1 << DROPOUT_LAYER_BITS));
+	CHECK(image >= 0 && image < ((int64_t)1 << (64 - DROPOUT_LAYER_BITS)));
+	rng_init_stream(r, seed, (uint64_t)step | DROPOUT_IMAGE_DOMAIN,
+			(uint64_t)image << DROPOUT_LAYER_BITS | (uint64_t)layer);
+}
+
 bool dropout_uses_mask(enum knorm_mode mode, float p)
 {
 	return p > 0 && (mode == KNORM_TRAIN || mode == KNORM_EVAL_SAMPLE);

@@ -16,6 +16,20 @@
  * derived from one draw of r, so a mask depends on (seed, step, layer) only, never on
  * the number of threads that drew it.
  *
+ * Per-image streams. Masks are laid out image-major (n slices of mask_count / n flags).
+ * When a batch is split among processes (data-parallel training), a mask drawn for the
+ * whole batch would depend on the split, so each image's slice can come from its own
+ * stream instead, keyed by the image's index in the global batch:
+ *
+ *     dropout_image_stream(&r, seed, step, layer_index, image0 + i);
+ *     dropout_mask(keep + i * per_image, per_image, g.p, &r);
+ *
+ * The key is rng_init_stream(seed, step | 2^63, image * 2^24 + layer), for step >= 0,
+ * 0 <= layer < 2^24 and 0 <= image < 2^40: image and layer fill disjoint bits of b, so
+ * no two (layer, image) pairs share a stream, and the top bit of a, which no step (an
+ * int64_t >= 0) has, keeps these streams apart from the whole-batch ones (seed, step,
+ * layer) and from the loader's (seed, epoch, position).
+ *
  * Modes (the --kn-eval choice at inference; training always uses KNORM_TRAIN):
  *   KNORM_TRAIN          statistics of the dropped input, mask given (NULL allowed when p = 0)
  *   KNORM_EVAL_EXPECTED  no mask; mu of the input and the expected training-time variance
@@ -44,6 +58,14 @@ enum knorm_mode {
  * to 2^-32), and advances r by one draw.
  */
 void dropout_mask(uint8_t *keep, size_t n, float p, struct rng *r);
+
+/*
+ * Seeds r with the mask stream of image `image` (its index in the global batch) of layer
+ * `layer` at step `step`: the key above. CHECKs the ranges, step >= 0, 0 <= layer < 2^24,
+ * 0 <= image < 2^40.
+ */
+void dropout_image_stream(struct rng *r, uint64_t seed, int64_t step, int layer,
+			  int64_t image);
 
 /* Whether a call in mode with probability p reads keep flags (and so needs a mask). */
 bool dropout_uses_mask(enum knorm_mode mode, float p);

@@ -178,19 +178,28 @@ double loss_ce_forward(const float *logits, const uint8_t *labels, const float *
 	return loss_run(&lp, wsum);
 }
 
-double loss_ce_forward_backward(float *dlogits, const float *logits, const uint8_t *labels,
-				const float *weights, float dloss,
-				const struct loss_ce_geom *g)
+double loss_ce_forward_backward_over(float *dlogits, const float *logits,
+				     const uint8_t *labels, const float *weights, float dloss,
+				     double wsum, const struct loss_ce_geom *g)
 {
-	double wsum = loss_ce_weight_sum(labels, weights, g);
 	struct loss_pass lp = {logits, labels, weights, dlogits, 0.0f, g};
 
 	CHECK(dlogits);
+	CHECK(wsum >= 0);
+	loss_check_geom(g);
 	/* No valid pixel: the loss is defined as 0, so nothing flows back. */
 	if (wsum == 0)
 		return 0;
 	lp.gscale = (float)(dloss / wsum);
 	return loss_run(&lp, wsum);
+}
+
+double loss_ce_forward_backward(float *dlogits, const float *logits, const uint8_t *labels,
+				const float *weights, float dloss,
+				const struct loss_ce_geom *g)
+{
+	return loss_ce_forward_backward_over(dlogits, logits, labels, weights, dloss,
+					     loss_ce_weight_sum(labels, weights, g), g);
 }
 
 /* The fused pass without its loss (the exp work is the same). */

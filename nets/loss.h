@@ -49,6 +49,20 @@ double loss_ce_forward_backward(float *dlogits, const float *logits, const uint8
 				const float *weights, float dloss,
 				const struct loss_ce_geom *g);
 
+/*
+ * The same over a denominator the caller gives: returns this part's sum of
+ * w[y_i] * nll_i divided by wsum, and accumulates dloss * w[y_i] * (softmax - onehot) /
+ * wsum. For a batch split into parts (data-parallel training: one part per process),
+ * wsum is the weight sum of the whole batch, the sum of every part's
+ * loss_ce_weight_sum; then the parts' losses add up to the whole batch's loss and their
+ * gradients are the whole batch's gradient of those pixels. wsum = 0 (no valid pixel
+ * anywhere) gives 0 and no gradient; wsum < 0 is a programming error (CHECK).
+ * loss_ce_forward_backward is this call with the part's own weight sum.
+ */
+double loss_ce_forward_backward_over(float *dlogits, const float *logits,
+				     const uint8_t *labels, const float *weights, float dloss,
+				     double wsum, const struct loss_ce_geom *g);
+
 /* sum over non-ignored pixels of w[y_i] (the count of valid pixels without weights). */
 double loss_ce_weight_sum(const uint8_t *labels, const float *weights,
 			  const struct loss_ce_geom *g);

@@ -406,6 +406,29 @@ static struct knorm_cache op_cache(const struct model *m, int i)
 	return c;
 }
 
+/*
+ * Op i's statistics dropout mask for this step: one draw for the whole batch, or with
+ * image_streams one per image slice (masks are image-major: mask_count / n flags each).
+ */
+static void draw_mask(struct model *m, int i)
+{
+	struct model_op_state *st = &m->st[i];
+	float p = m->g.ops[i].p;
+	size_t per_image = st->mask_count / (size_t)m->n;
+	struct rng r;
+
+	if (!m->image_streams) {
+		rng_init_stream(&r, m->seed, (uint64_t)m->step, (uint64_t)i);
+		dropout_mask(st->keep, st->mask_count, p, &r);
+		return;
+	}
+	CHECK(st->mask_count % (size_t)m->n == 0);
+	for (int j = 0; j < m->n; j++) {
+		dropout_image_stream(&r, m->seed, m->step, i, m->image0 + j);
+		dropout_mask(st->keep + (size_t)j * per_image, per_image, p, &r);
+	}
+}
+
 static void forward_op(struct model *m, int i)
 {
 	const struct graph_op *op = &m->g.ops[i];
@@ -415,12 +438,8 @@ static void forward_op(struct model *m, int i)
 	const struct graph_value *vi = &m->g.values[op->in0], *vo = &m->g.values[op->out];
 	struct knorm_cache cache = op_cache(m, i);
 
-	if (st->keep) {
-		struct rng r;
-
-		rng_init_stream(&r, m->seed, (uint64_t)m->step, (uint64_t)i);
-		dropout_mask(st->keep, st->mask_count, op->p, &r);
-	}
+	if (st->keep)
+		draw_mask(m, i);
 	switch (op->kind) {
 	case OP_KNCONV:
 		knconv_forward(out, &cache, in, param_ptr(m, op->weight), param_ptr(m, op->bias),
@@ -539,17 +558,40 @@ static void zero_input_grads(struct model *m, int i)
 	}
 }
 
-double model_backward(struct model *m, const uint8_t *labels, const float *class_weights)
+/* The loss's geometry: the logits (n, K, h, w), label 255 ignored. */
+static struct loss_ce_geom loss_geom(const struct model *m)
 {
 	const struct graph_value *out = &m->g.values[m->g.output];
 	struct loss_ce_geom lg = {m->n, out->c, out->h * out->w, 255};
+
+	return lg;
+}
+
+double model_label_weight(const struct model *m, const uint8_t *labels,
+			  const float *class_weights)
+{
+	struct loss_ce_geom lg = loss_geom(m);
+
+	return loss_ce_weight_sum(labels, class_weights, &lg);
+}
+
+double model_backward(struct model *m, const uint8_t *labels, const float *class_weights)
+{
+	return model_backward_over(m, labels, class_weights,
+				   model_label_weight(m, labels, class_weights));
+}
+
+double model_backward_over(struct model *m, const uint8_t *labels,
+			   const float *class_weights, double wsum)
+{
+	struct loss_ce_geom lg = loss_geom(m);
 	double loss;
 
 	CHECK(m->mode == MODEL_TRAIN);
 	memset(m->grads, 0, m->g.param_count * sizeof(float));
 	memset(m->dval[m->g.output], 0, value_count(m, m->g.output) * sizeof(float));
-	loss = loss_ce_forward_backward(m->dval[m->g.output], m->val[m->g.output], labels,
-					class_weights, 1.0f, &lg);
+	loss = loss_ce_forward_backward_over(m->dval[m->g.output], m->val[m->g.output], labels,
+					     class_weights, 1.0f, wsum, &lg);
 	for (int i = m->g.nops - 1; i >= 0; i--) {
 		double t0 = m->bwd_seconds ? kn_seconds() : 0;
 

@@ -19,7 +19,13 @@
  * to be read. Nothing is allocated by forward or backward.
  *
  * Randomness: the statistics dropout mask of op i at step t comes from the stream
- * (seed, t, i) (io/rng.h), so a run is reproducible whatever the thread count.
+ * (seed, t, i) (io/rng.h), so a run is reproducible whatever the thread count. With
+ * image_streams set, image j of the batch instead draws its slice of every mask from
+ * its own stream, keyed by (seed, t, i, image0 + j) (dropout_image_stream): then a
+ * model holding images [image0, image0 + n) of a larger global batch computes exactly
+ * the logits that a model of the whole batch computes for them, since every layer of
+ * the forward pass is per image apart from the masks. Data-parallel training sets both
+ * on every process; the default (false, 0) keeps the whole-batch streams.
  */
 #ifndef KNSEG_NETS_MODEL_H
 #define KNSEG_NETS_MODEL_H
@@ -42,6 +48,8 @@ struct model {
 	enum knorm_mode kn_eval; /* statistics at inference (MODEL_EVAL); default expected */
 	uint64_t seed;        /* dropout mask streams */
 	int64_t step;         /* current iteration, set by the caller */
+	bool image_streams;   /* one mask stream per image (default false: per batch) */
+	int64_t image0;       /* global index of image 0 of the batch, for image_streams */
 	int n, h, w;          /* batch and input size (multiples of 32) */
 
 	float *params; /* g.param_count floats */
@@ -110,6 +118,24 @@ void model_forward(struct model *m);
  * the gradient of the loss. Returns the loss. MODEL_TRAIN only.
  */
 double model_backward(struct model *m, const uint8_t *labels, const float *class_weights);
+
+/*
+ * The loss's denominator for labels (n, h, w): the sum of the class weights (1 each
+ * without them) of the pixels that are not ignored (loss_ce_weight_sum).
+ */
+double model_label_weight(const struct model *m, const uint8_t *labels,
+			  const float *class_weights);
+
+/*
+ * model_backward over a denominator the caller gives: the loss is this batch's weighted
+ * sum of pixel losses divided by wsum, and so are the gradients. When n images are part
+ * of a global batch split among processes, wsum is the sum of every part's
+ * model_label_weight; the parts' losses and gradients then add up to those of the global
+ * batch (up to the order of float sums). model_backward is this call with wsum =
+ * model_label_weight(m, labels, class_weights). wsum = 0 gives 0 and zero gradients.
+ */
+double model_backward_over(struct model *m, const uint8_t *labels,
+			   const float *class_weights, double wsum);
 
 /* Bytes the model holds (parameters, gradients, activations, caches, workspace). */
 size_t model_memory_bytes(const struct model *m);

@@ -4,7 +4,8 @@
  * prefetch depth; each sample augmented with the stream (seed, epoch, position);
  * shuffling as a permutation per epoch that changes across epochs; partial last
  * batches and the end of the stream; a bad file stopping the stream with its name, or
- * skipped and counted; shutdown mid-epoch; resuming at (epoch, batch); evaluation in
+ * skipped and counted; shutdown mid-epoch; resuming at (epoch, batch); slices of each
+ * batch (data-parallel training) that are exactly parts of it; evaluation in
  * order with images of different sizes; bad settings; a list dataset with a file that is
  * not an image; the real CamVid list when the shared data is present.
  */
@@ -417,6 +418,117 @@ static void test_resume_at_epoch_and_batch(void **state)
 	record_free(&full);
 }
 
+/*
+ * part's batches are the slice [first, first + count) of whole's batches of N from
+ * whole's batch `from` on: the same epochs and batch indices, and the same samples,
+ * images and labels, bit for bit.
+ */
+static void assert_slice_of(const struct record *whole, const struct record *part, int first,
+			    int count, int batch, int from)
+{
+	size_t pix = (size_t)whole->pix;
+
+	assert_int_equal(part->pix, whole->pix);
+	assert_true(part->batches > 0 && from + part->batches <= whole->batches);
+	for (int t = 0; t < part->batches; t++) {
+		size_t at = (size_t)(from + t) * batch + first, mine = (size_t)t * count;
+
+		assert_int_equal(part->n[t], count);
+		assert_int_equal(part->epoch[t], whole->epoch[from + t]);
+		assert_int_equal(part->bindex[t], whole->bindex[from + t]);
+		assert_memory_equal(part->index + mine, whole->index + at, count * sizeof(int));
+		assert_memory_equal(part->images + mine * 3 * pix, whole->images + at * 3 * pix,
+				    count * 3 * pix * sizeof(float));
+		assert_memory_equal(part->labels + mine * pix, whole->labels + at * pix,
+				    count * pix);
+	}
+}
+
+/*
+ * The slices [0, 2) and [2, 4) of batches of 4 (augmented, shuffled) are the first and
+ * last two samples of the whole batches, over three epochs of 2 batches, for 1 and 2
+ * loader threads, and when resuming at (epoch 1, batch 1).
+ */
+static void test_slices_are_parts_of_the_batch(void **state)
+{
+	struct synth s = {.count = 11, .w = 30, .h = 20};
+	struct loader_config c;
+	struct record whole, part;
+
+	(void)state;
+	train_config(&c, 4, 1);
+	c.epochs = 3;
+	whole = run(&c, &s, 0);
+	assert_int_equal(whole.batches, 6);
+	for (int t = 1; t <= 2; t++)
+		for (int first = 0; first < 4; first += 2) {
+			c.threads = t;
+			c.slice_first = first;
+			c.slice_count = 2;
+			part = run(&c, &s, 0);
+			assert_int_equal(part.batches, 6);
+			assert_slice_of(&whole, &part, first, 2, 4, 0);
+			record_free(&part);
+			c.start_epoch = 1;
+			c.start_batch = 1;
+			part = run(&c, &s, 0);
+			assert_int_equal(part.batches, 3);
+			assert_int_equal(part.epoch[0], 1);
+			assert_int_equal(part.bindex[0], 1);
+			assert_slice_of(&whole, &part, first, 2, 4, 3);
+			record_free(&part);
+			c.start_epoch = c.start_batch = 0;
+		}
+	/* An uneven split: one sample, then three. */
+	c.slice_first = 1;
+	c.slice_count = 3;
+	part = run(&c, &s, 0);
+	assert_slice_of(&whole, &part, 1, 3, 4, 0);
+	record_free(&part);
+	record_free(&whole);
+}
+
+/*
+ * With skip_bad, a slice replaces a bad sample exactly as the whole batch does (the next
+ * readable one in the epoch's order, with the bad position's stream), even when the
+ * replacement lies in the other slice or in the next batch.
+ */
+static void test_slices_replace_bad_samples_alike(void **state)
+{
+	struct synth s = {.count = 12, .w = 30, .h = 20};
+	struct loader_config c;
+	struct record whole, part[2];
+	const int want[8] = {0, 2, 2, 4, 4, 5, 6, 7};
+
+	(void)state;
+	s.bad[1] = s.bad[3] = true;
+	for (int shuffle = 0; shuffle < 2; shuffle++) {
+		train_config(&c, 4, 2);
+		c.shuffle = shuffle;
+		c.skip_bad = true;
+		c.epochs = 2;
+		whole = run(&c, &s, 0);
+		assert_int_equal(whole.err, 0);
+		if (!shuffle)
+			assert_memory_equal(whole.index, want, sizeof(want));
+		for (int p = 0; p < 2; p++) {
+			c.slice_first = 2 * p;
+			c.slice_count = 2;
+			part[p] = run(&c, &s, 0);
+			assert_int_equal(part[p].err, 0);
+			assert_slice_of(&whole, &part[p], 2 * p, 2, 4, 0);
+		}
+		/* Each slice counts its own replacements. */
+		for (int t = 0; t < whole.batches; t++)
+			assert_int_equal(part[0].skipped[t] + part[1].skipped[t], whole.skipped[t]);
+		if (!shuffle)
+			assert_true(part[0].skipped[0] == 1 && part[1].skipped[0] == 1);
+		record_free(&part[0]);
+		record_free(&part[1]);
+		record_free(&whole);
+	}
+}
+
 static void test_eval_in_order_full_images(void **state)
 {
 	struct synth s = {.count = 5, .w = 17, .h = 9, .vary = 3};
@@ -473,6 +585,29 @@ static void test_bad_settings(void **state)
 	loader_config_default(&c, 2, 8, 8);
 	c.aug.std[0] = -1.0f;
 	assert_int_equal(loader_create(&l, &c, &src), KN_EINVAL);
+	/* Slices: inside the batch, not empty unless the whole batch, with drop_last. */
+	{
+		const int bad[][2] = {{-1, 1}, {0, -1}, {1, 2}, {0, 3}, {2, 1}, {1, 0}};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			loader_config_default(&c, 2, 8, 8);
+			c.slice_first = bad[i][0];
+			c.slice_count = bad[i][1];
+			l = (struct loader *)&s;
+			assert_int_equal(loader_create(&l, &c, &src), KN_EINVAL);
+			assert_null(l);
+			assert_non_null(strstr(kn_errmsg(), "slice"));
+		}
+	}
+	loader_config_default(&c, 2, 8, 8);
+	c.slice_first = 1;
+	c.slice_count = 1;
+	c.drop_last = false;
+	assert_int_equal(loader_create(&l, &c, &src), KN_EINVAL);
+	assert_non_null(strstr(kn_errmsg(), "drop_last"));
+	c.drop_last = true;
+	assert_int_equal(loader_create(&l, &c, &src), KN_OK);
+	loader_destroy(l);
 }
 
 /* Writes a list dataset of 4 samples in dir whose third image is not an image. */
@@ -589,6 +724,8 @@ int main(void)
 		cmocka_unit_test(test_skip_message_kept),
 		cmocka_unit_test(test_shutdown_mid_epoch),
 		cmocka_unit_test(test_resume_at_epoch_and_batch),
+		cmocka_unit_test(test_slices_are_parts_of_the_batch),
+		cmocka_unit_test(test_slices_replace_bad_samples_alike),
 		cmocka_unit_test(test_eval_in_order_full_images),
 		cmocka_unit_test(test_bad_settings),
 		cmocka_unit_test(test_dataset_bad_file_named),

@@ -3,8 +3,8 @@
  * Closed forms (uniform logits give log K, all-ignored gives 0 with zero gradient), the
  * PyTorch fixtures (scripts/ref_layers.py), central-difference gradients in double
  * against a double reference, the forward/backward/fused variants against each other,
- * stability for huge logits, the CHECK on a bad label, accumulation, and thread-count
- * independence.
+ * stability for huge logits, the CHECK on a bad label, accumulation, thread-count
+ * independence, and a batch split into parts over a shared denominator.
  */
 #include "tests/testutil.h"
 
@@ -255,6 +255,93 @@ static void test_variants_agree(void **state)
 	free(d4);
 }
 
+/*
+ * A batch of 4 split into halves, each part over the weight sum of the whole batch
+ * (loss_ce_forward_backward_over): the parts' losses add up to the batch's loss and
+ * their gradients are the batch's gradient. Images 0 and 1 are mostly ignored (15
+ * pixels in 16) and labelled with each pixel's likeliest class, images 2 and 3 rarely
+ * (1 in 16) and with the least likely class, so the halves' own means differ widely and
+ * their average is far from the batch's loss.
+ *
+ * Tolerances. Each pixel's loss term and gradient come from its own logits, label and
+ * weight and the scale (float)(dloss / wsum), the same in either call: the gradients are
+ * the same bits. Only the order of the double sum of the (positive) pixel terms differs,
+ * at most 2800 of them, which moves the loss by at most 2800 * 2^-53 (3e-13) relative:
+ * hence 1e-12.
+ */
+static void test_shared_denominator_splits_batch(void **state)
+{
+	enum { N = 4, K = 5, HW = 700 };
+	const float w[K] = {0.5f, 1.0f, 2.0f, 1.5f, 0.25f};
+	struct loss_ce_geom g = {N, K, HW, IGNORE}, half = {N / 2, K, HW, IGNORE};
+	size_t nl = (size_t)N * K * HW, hl = nl / 2;
+	float *x = xmalloc(nl * sizeof(float));
+	float *d = xcalloc(nl, sizeof(float)), *dp = xcalloc(nl, sizeof(float));
+	uint8_t y[N * HW];
+	double wsum, wpart[2], loss, part[2], own[2];
+
+	(void)state;
+	fill_uniform(x, nl, -4, 4, 111);
+	for (int i = 0; i < N; i++)
+		for (int s = 0; s < HW; s++) {
+			const float *px = x + (size_t)i * K * HW + s;
+			bool ignored = i < 2 ? s % 16 != 3 : s % 16 == 7;
+			int c = 0;
+
+			for (int j = 1; j < K; j++)
+				if (i < 2 ? px[j * HW] > px[c * HW] : px[j * HW] < px[c * HW])
+					c = j;
+			y[i * HW + s] = ignored ? IGNORE : (uint8_t)c;
+		}
+	wsum = loss_ce_weight_sum(y, w, &g);
+	loss = loss_ce_forward_backward(d, x, y, w, 1.0f, &g);
+	for (int p = 0; p < 2; p++) {
+		const uint8_t *yp = y + p * (N / 2) * HW;
+		float *scratch = xcalloc(hl, sizeof(float));
+
+		wpart[p] = loss_ce_weight_sum(yp, w, &half);
+		part[p] = loss_ce_forward_backward_over(dp + p * hl, x + p * hl, yp, w, 1.0f, wsum,
+							&half);
+		own[p] = loss_ce_forward_backward(scratch, x + p * hl, yp, w, 1.0f, &half);
+		free(scratch);
+	}
+	/* Binary fractions of at most a few thousand: every partial sum is exact. */
+	assert_true(wpart[0] + wpart[1] == wsum);
+	assert_true(wpart[1] > 10 * wpart[0]);
+	assert_true(fabs(part[0] + part[1] - loss) <= 1e-12 * loss);
+	assert_memory_equal(dp, d, nl * sizeof(float));
+	/* The mean of the halves' own means is far off: half 0's few pixels count as much. */
+	assert_true(own[0] < 0.5 * own[1]);
+	assert_true(fabs((own[0] + own[1]) / 2 - loss) > 0.2 * loss);
+	/* Over its own weight sum, the _over form is the plain one, bit for bit. */
+	memset(dp, 0, nl * sizeof(float));
+	assert_true(loss_ce_forward_backward_over(dp, x, y, w, 1.0f, wsum, &g) == loss);
+	assert_memory_equal(dp, d, nl * sizeof(float));
+	free(x);
+	free(d);
+	free(dp);
+}
+
+/* A zero shared denominator (no valid pixel in any part) gives 0 and no gradient. */
+static void test_shared_denominator_zero(void **state)
+{
+	enum { K = 3, HW = 10 };
+	float logits[K * HW], d[K * HW] = {0};
+	uint8_t y[HW];
+	struct loss_ce_geom g = {1, K, HW, IGNORE};
+
+	(void)state;
+	fill_uniform(logits, K * HW, -5, 5, 3);
+	memset(y, IGNORE, sizeof(y));
+	assert_true(loss_ce_forward_backward_over(d, logits, y, NULL, 1.0f, 0.0, &g) == 0.0);
+	for (int i = 0; i < K * HW; i++)
+		assert_true(d[i] == 0.0f);
+	/* A part with no valid pixel of a batch that has some: 0 and no gradient either. */
+	assert_true(loss_ce_forward_backward_over(d, logits, y, NULL, 1.0f, 37.0, &g) == 0.0);
+	for (int i = 0; i < K * HW; i++)
+		assert_true(d[i] == 0.0f);
+}
+
 /* Shifting all logits of a pixel changes nothing, even by 1e4 (no overflow in exp). */
 static void test_huge_logits_stable(void **state)
 {
@@ -392,6 +479,8 @@ int main(void)
 		cmocka_unit_test(test_variants_agree),
 		cmocka_unit_test(test_huge_logits_stable),
 		cmocka_unit_test(test_threads_bitwise),
+		cmocka_unit_test(test_shared_denominator_splits_batch),
+		cmocka_unit_test(test_shared_denominator_zero),
 		cmocka_unit_test(test_fast_exp_accuracy),
 	};
 
