@@ -9,6 +9,7 @@
  * and the weight gradients), the usual convention.
  */
 #include "app/commands.h"
+#include "app/dist.h"
 #include "app/options.h"
 #include "io/alloc.h"
 #include "io/atomic.h"
@@ -30,6 +31,8 @@ enum bench_only { BENCH_BOTH, BENCH_TRAIN, BENCH_EVAL };
 struct bench_opts {
 	struct net_config cfg;
 	int batch, w, h, threads, iters, warmup;
+	int ranks, local_batch; /* an MPI job: the batch is shared among the ranks */
+	double bucket_mb;
 	int only; /* enum bench_only */
 	const char *json;
 	bool skip_train, skip_eval, ops;
@@ -37,6 +40,7 @@ struct bench_opts {
 
 struct bench_result {
 	double fwd_s, train_s, gflop;
+	double sum_s, wait_s; /* several ranks: one sum of the gradients; its exposed wait */
 	size_t eval_bytes, train_bytes;
 	long rss_eval_kb, rss_train_kb;
 };
@@ -58,6 +62,9 @@ static const struct opt bench_opts_table[] = {
 	 .help = "timed repetitions of each"},
 	{"warmup", OPT_INT, F(warmup), .lo = 0, .hi = 1000, .def = "1", .arg = "N",
 	 .help = "untimed repetitions before them"},
+	{"bucket-mb", OPT_DOUBLE, F(bucket_mb), .lo = 0, .hi = 4096, .def = "8", .arg = "M",
+	 .help = "several processes: gradients sent in buckets of M MB during the\n"
+		 "backward pass (0: in one sum after it)"},
 	{"only", OPT_WORD, F(only), .words = "both|train|eval", .def = "both", .arg = "X",
 	 .help = "time only the training step (train) or the forward pass (eval)"},
 	{"ops", OPT_FLAG, F(ops), .help = "also print the time of each kind of op and of every layer"},
@@ -74,7 +81,9 @@ static const struct opt_command bench_command = {
 	"                   [--classes K] [--threads N] [--iters N] [--warmup N]\n"
 	"                   [--only train|eval] [--ops] [--json FILE]\n\n"
 	"Times the inference forward pass and the training step (forward, loss, backward,\n"
-	"SGD update) on random data and prints the medians, GFLOP/s and peak memory.\n",
+	"SGD update) on random data and prints the medians, GFLOP/s and peak memory.\n"
+	"Under mpirun (knseg-mpi) the batch is shared among the processes and the step\n"
+	"includes the sum of the gradients over them, as in knseg train.\n",
 	bench_opts_table,
 	false,
 };
@@ -214,7 +223,7 @@ static int time_eval(const struct bench_opts *o, struct bench_result *res)
 	struct op_times ops;
 	double *t = xmalloc((size_t)o->iters * sizeof(double));
 
-	if (model_create(&m, &o->cfg, o->batch, o->h, o->w, MODEL_EVAL) < 0)
+	if (model_create(&m, &o->cfg, o->local_batch, o->h, o->w, MODEL_EVAL) < 0)
 		return -1;
 	model_init_weights(m, 1);
 	fill_random(m, 2);
@@ -223,8 +232,10 @@ static int time_eval(const struct bench_opts *o, struct bench_result *res)
 
 		if (o->ops && i == o->warmup)
 			op_times_start(m, &ops);
+		(void)dist_any(false); /* the ranks start together */
 		t0 = kn_seconds();
 		model_forward(m);
+		(void)dist_any(false);
 		if (i >= o->warmup)
 			t[i - o->warmup] = kn_seconds() - t0;
 	}
@@ -245,13 +256,15 @@ static int time_train(const struct bench_opts *o, struct bench_result *res)
 	struct optim_config oc = optim_sgd_config(0.01, 0.9, 5e-4, false);
 	struct op_times ops;
 	double *t = xmalloc((size_t)o->iters * sizeof(double));
+	double *w = xmalloc((size_t)o->iters * sizeof(double));
+	struct dist_grads sync;
 	const struct graph_value *out;
 	uint8_t *labels;
 	float *state;
 	size_t npix;
 	struct rng r;
 
-	if (model_create(&m, &o->cfg, o->batch, o->h, o->w, MODEL_TRAIN) < 0)
+	if (model_create(&m, &o->cfg, o->local_batch, o->h, o->w, MODEL_TRAIN) < 0)
 		return -1;
 	model_init_weights(m, 1);
 	fill_random(m, 2);
@@ -263,18 +276,39 @@ static int time_train(const struct bench_opts *o, struct bench_result *res)
 		labels[i] = (uint8_t)rng_below(&r, (uint64_t)out->c);
 	state = xmalloc_aligned(optim_state_floats(oc.kind, m->g.param_count) * sizeof(float));
 	optim_init(&opt, &oc, m->g.param_count, state, NULL);
+	m->grads_ready = o->ranks > 1 ? dist_grads_ready : NULL;
+	m->grads_ctx = &sync;
 	for (int i = 0; i < o->warmup + o->iters; i++) {
-		double t0;
+		double t0, t1, wsum;
 
 		if (o->ops && i == o->warmup)
 			op_times_start(m, &ops);
+		(void)dist_any(false); /* the ranks start together */
 		t0 = kn_seconds();
 		m->step = i;
 		model_forward(m);
-		model_backward(m, labels, NULL);
+		wsum = model_label_weight(m, labels, NULL);
+		dist_sum_doubles(&wsum, 1);
+		dist_grads_begin(&sync, m->grads, m->g.param_count,
+				 (size_t)(o->bucket_mb * 1048576 / sizeof(float)));
+		model_backward_over(m, labels, NULL, wsum);
+		t1 = kn_seconds();
+		dist_grads_end(&sync);
 		optim_step(&opt, m->params, m->grads);
-		if (i >= o->warmup)
+		if (i >= o->warmup) {
 			t[i - o->warmup] = kn_seconds() - t0;
+			w[i - o->warmup] = kn_seconds() - t1;
+		}
+	}
+	if (o->ranks > 1) {
+		res->wait_s = median(w, o->iters);
+		for (int i = 0; i < o->iters; i++) {
+			(void)dist_any(false);
+			w[i] = kn_seconds();
+			dist_sum_floats(m->grads, m->g.param_count);
+			w[i] = kn_seconds() - w[i];
+		}
+		res->sum_s = median(w, o->iters);
 	}
 	res->train_bytes = model_memory_bytes(m) + optim_state_floats(oc.kind, m->g.param_count) * 4;
 	res->train_s = median(t, o->iters);
@@ -285,6 +319,7 @@ static int time_train(const struct bench_opts *o, struct bench_result *res)
 	free(labels);
 	model_destroy(m);
 	free(t);
+	free(w);
 	return 0;
 }
 
@@ -298,11 +333,13 @@ static void json_text(const struct bench_opts *o, const struct bench_result *r, 
 		 "\"threads\": %d, \"gflop_forward\": %.4f, \"forward_s\": %.6f, "
 		 "\"train_step_s\": %.6f, \"forward_gflops\": %.2f, \"train_gflops\": %.2f, "
 		 "\"eval_bytes\": %zu, \"train_bytes\": %zu, \"peak_rss_eval_kb\": %ld, "
-		 "\"peak_rss_kb\": %ld}\n",
+		 "\"peak_rss_kb\": %ld, \"ranks\": %d, \"bucket_mb\": %g, "
+		 "\"grad_sum_s\": %.6f, \"grad_wait_s\": %.6f}\n",
 		 net_arch_name(o->cfg.arch), net_head_name(o->cfg.head), (double)o->cfg.width,
 		 o->batch, o->w, o->h, o->threads, r->gflop, r->fwd_s, r->train_s,
 		 r->fwd_s > 0 ? r->gflop / r->fwd_s : 0, r->train_s > 0 ? 3 * r->gflop / r->train_s : 0,
-		 r->eval_bytes, r->train_bytes, r->rss_eval_kb, r->rss_train_kb);
+		 r->eval_bytes, r->train_bytes, r->rss_eval_kb, r->rss_train_kb, o->ranks,
+		 o->bucket_mb, r->sum_s, r->wait_s);
 }
 
 static void print_text(const struct bench_opts *o, const struct bench_result *r)
@@ -310,6 +347,9 @@ static void print_text(const struct bench_opts *o, const struct bench_result *r)
 	printf("%s + %s, width %g, batch %d, %dx%d, %d thread%s, %.2f GFLOP per forward\n",
 	       net_arch_name(o->cfg.arch), net_head_name(o->cfg.head), (double)o->cfg.width,
 	       o->batch, o->w, o->h, o->threads, o->threads == 1 ? "" : "s", r->gflop);
+	if (o->ranks > 1)
+		printf("%d processes of %d images, %d thread%s each\n", o->ranks, o->local_batch,
+		       o->threads, o->threads == 1 ? "" : "s");
 	if (!o->skip_eval)
 		printf("forward (inference): %8.4f s median, %6.1f GFLOP/s, model memory %.0f MB, "
 		       "peak RSS %.0f MB\n",
@@ -320,6 +360,9 @@ static void print_text(const struct bench_opts *o, const struct bench_result *r)
 		       "peak RSS %.0f MB\n",
 		       r->train_s, 3 * r->gflop / r->train_s, r->train_bytes / 1048576.0,
 		       r->rss_train_kb / 1024.0);
+	if (!o->skip_train && o->ranks > 1)
+		printf("gradient sum:        %8.4f s median for one sum of all gradients; the step "
+		       "waited %.4f s for it (buckets of %g MB)\n", r->sum_s, r->wait_s, o->bucket_mb);
 }
 
 /* The text unless the JSON goes to standard output; the JSON where --json says. */
@@ -327,6 +370,8 @@ static int print_result(const struct bench_opts *o, const struct bench_result *r
 {
 	char json[1024];
 
+	if (dist_rank() != 0)
+		return 0;
 	if (!opt_is_stdout(o->json))
 		print_text(o, r);
 	if (!o->json)
@@ -348,6 +393,13 @@ static int parse(int argc, char **argv, struct bench_opts *o)
 		return usage_error("bench", "--size %dx%d: sides must be multiples of 32", o->w, o->h);
 	if (opt_is_stdout(o->json) && o->ops)
 		return usage_error("bench", "--ops prints tables: write the JSON to a file");
+	o->ranks = dist_size();
+	if (o->batch % o->ranks)
+		return usage_error("bench", "--batch %d cannot be split among %d processes",
+				   o->batch, o->ranks);
+	if (o->ops && o->ranks > 1)
+		return usage_error("bench", "--ops times one process: start it without mpirun");
+	o->local_batch = o->batch / o->ranks;
 	o->skip_eval = o->only == BENCH_TRAIN;
 	o->skip_train = o->only == BENCH_EVAL;
 	return 0;
@@ -362,6 +414,8 @@ int cmd_bench(int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (!o.threads)
+		o.threads = dist_default_threads();
 	if (o.threads)
 		kn_set_threads(o.threads);
 	o.threads = kn_get_threads();

@@ -48,3 +48,38 @@ int dist_default_threads(void)
 		mine /= dist_local_size();
 	return mine > 0 ? mine : 1;
 }
+
+void dist_grads_begin(struct dist_grads *s, float *grads, size_t n, size_t bucket_floats)
+{
+	s->grads = grads;
+	s->n = s->end = n;
+	/* Never more buckets than requests to hold them. */
+	s->bucket = bucket_floats && bucket_floats < n / (DIST_MAX_BUCKETS - 1) + 1
+			    ? n / (DIST_MAX_BUCKETS - 1) + 1
+			    : bucket_floats;
+	s->nreq = 0;
+}
+
+void dist_grads_ready(void *ctx, size_t first)
+{
+	struct dist_grads *s = ctx;
+
+	if (dist_size() == 1)
+		return;
+	if (s->bucket && s->end - first >= s->bucket) {
+		dist_sum_floats_start(s->grads + first, s->end - first, &s->req[s->nreq++]);
+		s->end = first;
+	}
+	for (int i = 0; i < s->nreq; i++)
+		dist_progress(&s->req[i]);
+}
+
+void dist_grads_end(struct dist_grads *s)
+{
+	if (dist_size() > 1 && s->end > 0)
+		dist_sum_floats(s->grads, s->end);
+	for (int i = 0; i < s->nreq; i++)
+		dist_wait(&s->req[i]);
+	s->end = 0;
+	s->nreq = 0;
+}

@@ -91,4 +91,37 @@ struct dist_request {
 void dist_sum_floats_start(float *v, size_t n, struct dist_request *req);
 void dist_wait(struct dist_request *req);
 
+/* Lets a started sum progress (MPI_Test) while the caller computes. */
+void dist_progress(struct dist_request *req);
+
+/*
+ * The gradients of a data-parallel step, summed over the ranks in buckets: a bucket is
+ * started (dist_sum_floats_start) as soon as the backward pass has finished it, so that
+ * the transfers overlap the rest of the pass and only the last bucket's waits after it.
+ * For a struct model m:
+ *
+ *     struct dist_grads s;
+ *     dist_grads_begin(&s, m->grads, m->g.param_count, bucket_floats);
+ *     m->grads_ready = dist_grads_ready;
+ *     m->grads_ctx = &s;
+ *     model_backward_over(m, ...);
+ *     dist_grads_end(&s);             (every gradient summed over the ranks)
+ *
+ * Buckets are contiguous ranges of the flat array, from its end down, of at least
+ * bucket_floats (the last, at the array's start, may be smaller); bucket_floats = 0
+ * sums everything in one call at dist_grads_end (no overlap). The bucket boundaries
+ * depend only on the network and bucket_floats, so a run gives the same sums every time.
+ * One process: nothing is sent.
+ */
+#define DIST_MAX_BUCKETS 512
+struct dist_grads {
+	float *grads;
+	size_t n, bucket, end; /* grads[end, n) are started */
+	struct dist_request req[DIST_MAX_BUCKETS];
+	int nreq;
+};
+void dist_grads_begin(struct dist_grads *s, float *grads, size_t n, size_t bucket_floats);
+void dist_grads_ready(void *ctx, size_t first);
+void dist_grads_end(struct dist_grads *s);
+
 #endif

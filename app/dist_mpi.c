@@ -156,3 +156,11 @@ void dist_wait(struct dist_request *req)
 	free(req->impl);
 	req->impl = NULL;
 }
+
+void dist_progress(struct dist_request *req)
+{
+	int done;
+
+	if (req->impl)
+		MPI_Test(req->impl, &done, MPI_STATUS_IGNORE);
+}

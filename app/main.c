@@ -23,7 +23,7 @@ static int cmd_version(int argc, char **argv)
 static const struct command commands[] = {
 	{"train", "train a network on a dataset", cmd_train, true},
 	{"info", "print the layer table of a network", cmd_info, false},
-	{"bench", "time the forward pass and the training step", cmd_bench, false},
+	{"bench", "time the forward pass and the training step", cmd_bench, true},
 	{"predict", "segment images and write masks", cmd_predict, false},
 	{"eval", "score a checkpoint on a dataset split", cmd_eval, true},
 	{"score", "score existing prediction masks on a dataset split", cmd_score, false},
@@ -74,8 +74,8 @@ static int run(const struct command *c, int argc, char **argv)
 		return rc;
 	if (dist_size() > 1 && !c->distributed) {
 		if (dist_rank() == 0)
-			fprintf(stderr, "knseg %s runs as one process: start it without mpirun (train "
-				"and eval run on several)\n", c->name);
+			fprintf(stderr, "knseg %s runs as one process: start it without mpirun (train, "
+				"eval and bench run on several)\n", c->name);
 		rc = 2;
 	} else {
 		rc = c->run(argc - 1, argv + 1);

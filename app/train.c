@@ -121,6 +121,9 @@ static const struct opt train_opts_table[] = {
 	THREADS_OPT(struct train_opts, threads),
 	{"loader-threads", OPT_INT, F(loader_threads), .lo = 1, .hi = 64, .def = "1", .arg = "N",
 	 .help = "threads reading and augmenting samples"},
+	{"bucket-mb", OPT_DOUBLE, F(bucket_mb), .lo = 0, .hi = 4096, .def = "8", .arg = "M",
+	 .help = "several processes: gradients sent in buckets of M MB during the\n"
+		 "backward pass (0: in one sum after it)"},
 	{0},
 };
 #undef F

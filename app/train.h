@@ -33,6 +33,7 @@ struct train_opts {
 	double scale_range[2];     /* rescale factors, smallest and largest */
 	const char *out, *resume, *init, *init_backbone;
 	int threads, loader_threads;
+	double bucket_mb;          /* several processes: gradients sent in buckets of this */
 	uint64_t seed;
 };
 

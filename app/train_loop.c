@@ -288,12 +288,18 @@ static int forward(struct train_run *r, const struct loader_batch *b, double *ws
 static int update(struct train_run *r, const struct progress *p, const struct loader_batch *b,
 		  double lr, double wsum, double *loss)
 {
+	struct dist_grads sync;
+
 	r->opt.cfg.lr = lr;
+	dist_grads_begin(&sync, r->m->grads, r->m->g.param_count,
+			 (size_t)(r->o.bucket_mb * 1048576 / sizeof(float)));
+	r->m->grads_ready = r->ranks > 1 ? dist_grads_ready : NULL;
+	r->m->grads_ctx = &sync;
 	*loss = model_backward_over(r->m, r->labels, r->weights, wsum);
-	if (r->ranks > 1) {
-		dist_sum_floats(r->m->grads, r->m->g.param_count);
+	dist_grads_end(&sync);
+	r->m->grads_ready = NULL;
+	if (r->ranks > 1)
 		dist_sum_doubles(loss, 1);
-	}
 	/* The same loss on every rank, so all take the same decision. */
 	if (!isfinite(*loss)) {
 		if (r->rank != 0)

@@ -593,12 +593,15 @@ double model_backward_over(struct model *m, const uint8_t *labels,
 	loss = loss_ce_forward_backward_over(m->dval[m->g.output], m->val[m->g.output], labels,
 					     class_weights, 1.0f, wsum, &lg);
 	for (int i = m->g.nops - 1; i >= 0; i--) {
+		const struct graph_op *op = &m->g.ops[i];
 		double t0 = m->bwd_seconds ? kn_seconds() : 0;
 
 		zero_input_grads(m, i);
 		backward_op(m, i);
 		if (m->bwd_seconds)
 			m->bwd_seconds[i] += kn_seconds() - t0;
+		if (m->grads_ready && op->weight >= 0)
+			m->grads_ready(m->grads_ctx, m->g.params[op->weight].offset);
 	}
 	return loss;
 }

@@ -60,6 +60,17 @@ struct model {
 	 * set by the caller; knseg bench --ops). */
 	double *fwd_seconds, *bwd_seconds;
 
+	/*
+	 * Called, when not NULL, during the backward pass each time the gradients of more
+	 * parameters are final: grads[first, g.param_count) will not change again in this
+	 * pass (parameters lie in the flat array in the order of their ops, and the pass
+	 * goes from the last op to the first). Lets a caller start sending gradients while
+	 * the pass goes on (data-parallel training). Called from the calling thread, never
+	 * from inside a parallel region.
+	 */
+	void (*grads_ready)(void *ctx, size_t first);
+	void *grads_ctx;
+
 	/* private */
 	float **val, **dval;          /* per value: data and gradient (NULL when none) */
 	struct model_op_state *st;    /* per op */

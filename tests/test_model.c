@@ -197,6 +197,61 @@ static void test_dropout_reproducible_per_step(void **state)
 	model_destroy(m);
 }
 
+/* What the gradients-ready hook saw: each call's first index and the gradients then. */
+struct ready_log {
+	const struct model *m;
+	size_t firsts[256];
+	float *seen; /* at each call, the gradients it newly declares final */
+	int calls;
+};
+
+static void on_ready(void *ctx, size_t first)
+{
+	struct ready_log *log = ctx;
+	size_t end = log->calls ? log->firsts[log->calls - 1] : log->m->g.param_count;
+
+	assert_true(log->calls < 256);
+	log->firsts[log->calls++] = first;
+	if (first < end)
+		memcpy(log->seen + first, log->m->grads + first, (end - first) * sizeof(float));
+}
+
+/*
+ * The hook of data-parallel training: called with ever smaller first indices, the last
+ * at the first parameter, and what it saw of grads[first, count) at each call is what
+ * the pass ends with (so a caller may send those gradients at once). The pass itself is
+ * unchanged by the hook.
+ */
+static void test_grads_ready_hook(void **state)
+{
+	struct net_config cfg = tiny(NET_HEAD_FPN, 0.05f);
+	struct ready_log log = {0};
+	struct model *m;
+	size_t nlog = 2 * 4 * 64 * 64, n;
+	float *logits = malloc(nlog * 4), *plain, *hooked;
+
+	(void)state;
+	assert_int_equal(model_create(&m, &cfg, 2, 64, 64, MODEL_TRAIN), 0);
+	model_init_weights(m, 2);
+	n = m->g.param_count;
+	plain = malloc(n * 4);
+	hooked = malloc(n * 4);
+	log.m = m;
+	log.seen = calloc(n, 4);
+	train_step(m, 3, logits, plain);
+	m->grads_ready = on_ready;
+	m->grads_ctx = &log;
+	train_step(m, 3, logits, hooked);
+	assert_memory_equal(plain, hooked, n * 4);
+	assert_true(log.calls > 5);
+	for (int i = 1; i < log.calls; i++)
+		assert_true(log.firsts[i] < log.firsts[i - 1]);
+	assert_int_equal(log.firsts[log.calls - 1], 0);
+	assert_memory_equal(log.seen, hooked, n * 4);
+	free(log.seen), free(logits), free(plain), free(hooked);
+	model_destroy(m);
+}
+
 /* Logits, loss and gradients of a training step: the same bits at 1, 2, 3 and 4 threads. */
 static void test_same_results_at_any_thread_count(void **state)
 {
@@ -623,6 +678,7 @@ int main(void)
 		cmocka_unit_test(test_image_stream_keys_distinct),
 		cmocka_unit_test(test_image_streams_split_batch),
 		cmocka_unit_test(test_backward_over_splits_batch),
+		cmocka_unit_test(test_grads_ready_hook),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
