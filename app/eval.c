@@ -2,9 +2,11 @@
  * knseg eval: a checkpoint's scores on a dataset split (confusion matrix over the whole
  * split; per-class IoU and accuracy, mIoU, mAcc, aAcc; for Cityscapes the official rules
  * with category and instance-weighted scores), as a terminal table and optional JSON,
- * CSV, Markdown and confusion heat-map files.
+ * CSV, Markdown and confusion heat-map files. Under mpirun (knseg-mpi) the ranks share
+ * the images (split_eval.h) and rank 0 alone prints and writes the report.
  */
 #include "app/commands.h"
+#include "app/dist.h"
 #include "app/knseg.h"
 #include "app/options.h"
 #include "app/split_eval.h"
@@ -68,6 +70,27 @@ static int check_classes(struct knseg *ks, const struct dataset *d)
 	return 0;
 }
 
+/*
+ * Opens the checkpoint into *ks and the dataset into d. Returns 0, or a negative code
+ * with a message; *usage tells a bad option value from a bad file.
+ */
+static int open_inputs(const struct eval_cmd *o, struct knseg **ks, struct dataset *d,
+		       bool *usage)
+{
+	int err;
+
+	*usage = false;
+	if ((err = knseg_open(ks, o->checkpoint)) < 0)
+		return err;
+	if (o->kn_eval && (err = knseg_set_kn_eval(*ks, o->kn_eval)) < 0) {
+		*usage = true;
+		return err;
+	}
+	if ((err = dataset_open_spec(d, &o->spec, NULL)) < 0)
+		return err;
+	return check_classes(*ks, d);
+}
+
 int cmd_eval(int argc, char **argv)
 {
 	struct eval_cmd o = {0};
@@ -77,23 +100,22 @@ int cmd_eval(int argc, char **argv)
 	struct eval_source src;
 	struct eval_options eo = {true, true, NULL};
 	struct report r;
+	bool usage;
 	int rc;
 
 	if ((rc = parse(argc, argv, &o)))
 		return rc < 0 ? 0 : rc;
 	if (o.threads)
 		knseg_set_threads(o.threads);
-	if (knseg_open(&ks, o.checkpoint) < 0)
-		return die("%s", knseg_errmsg());
-	if (o.kn_eval && knseg_set_kn_eval(ks, o.kn_eval) < 0) {
-		knseg_close(ks);
-		return usage_error("eval", "%s", knseg_errmsg());
+	/* A rank that cannot open what the others can (a file missing on its machine)
+	 * must not leave them waiting in the evaluation's collectives. */
+	if (evaluate_agree(open_inputs(&o, &ks, &d, &usage)) < 0) {
+		rc = usage ? usage_error("eval", "%s", kn_errmsg()) : die("%s", kn_errmsg());
+		goto out;
 	}
-	if (dataset_open_spec(&d, &o.spec, NULL) < 0 || check_classes(ks, &d) < 0) {
-		knseg_close(ks);
-		dataset_free(&d);
-		return die("%s", kn_errmsg());
-	}
+	if (dist_size() > 1 && dist_rank() == 0)
+		fprintf(stderr, "eval: %d ranks share the %d labelled images\n", dist_size(),
+			dataset_labelled(&d));
 	mctx.ks = ks;
 	mctx.seg = &o.seg;
 	eval_source_model(&src, &mctx);
@@ -102,10 +124,14 @@ int cmd_eval(int argc, char **argv)
 	eo.name = o.spec.layout ? o.spec.layout : "cityscapes";
 	rc = evaluate_dataset(&d, &src, &eo, &r);
 	if (!rc) {
-		rc = evaluate_write_reports(&r, &o.out);
+		/* Every rank has the report; one writes it. */
+		if (dist_rank() == 0)
+			rc = evaluate_write_reports(&r, &o.out);
 		report_free(&r);
 	}
+	rc = rc < 0 ? die("%s", kn_errmsg()) : 0;
+out:
 	knseg_close(ks);
 	dataset_free(&d);
-	return rc < 0 ? die("%s", kn_errmsg()) : 0;
+	return rc;
 }

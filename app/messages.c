@@ -20,12 +20,18 @@ void put_escaped(FILE *out, const char *s)
 	}
 }
 
-/* prefix, the message from fmt with control characters escaped, then suffix. */
+/*
+ * prefix, the message from fmt with control characters escaped, then suffix, written to
+ * stderr in one piece: stderr is unbuffered, and the ranks of an MPI job share one
+ * terminal, where a line written a character at a time would mix with the others'.
+ */
 static void put_message(const char *prefix, const char *suffix, const char *fmt, va_list ap)
 {
 	va_list ap2;
 	int n;
-	char *msg;
+	char *msg, *line = NULL;
+	size_t len = 0;
+	FILE *m;
 
 	va_copy(ap2, ap);
 	n = vsnprintf(NULL, 0, fmt, ap2);
@@ -37,9 +43,20 @@ static void put_message(const char *prefix, const char *suffix, const char *fmt,
 		return;
 	}
 	vsnprintf(msg, (size_t)n + 1, fmt, ap);
-	fputs(prefix, stderr);
-	put_escaped(stderr, msg);
-	fputs(suffix, stderr);
+	m = open_memstream(&line, &len);
+	if (m) {
+		fputs(prefix, m);
+		put_escaped(m, msg);
+		fputs(suffix, m);
+	}
+	if (m && !fclose(m)) {
+		fwrite(line, 1, len, stderr);
+	} else {
+		fputs(prefix, stderr);
+		put_escaped(stderr, msg);
+		fputs(suffix, stderr);
+	}
+	free(line);
 	free(msg);
 }
 

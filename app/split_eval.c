@@ -1,6 +1,7 @@
 /* Dataset evaluation from a network or from prediction files. See split_eval.h. */
 #include "app/split_eval.h"
 #include "app/commands.h"
+#include "app/dist.h"
 #include "app/options.h"
 #include "datasets/cityscapes_labels.h"
 #include "io/alloc.h"
@@ -95,60 +96,150 @@ static int sample_pair(const struct dataset *d, int i, const struct eval_source 
 	return err;
 }
 
+/*
+ * What a rank counts over its share of the samples. Official rules: the counts of its
+ * images in ce (whose weighted sums stay zero), and each image's weighted sums in its
+ * own row of rows, by the image's position j among the labelled samples (zero for the
+ * images of other ranks). Plain rules: the confusion matrix and the images counted.
+ */
+struct split_counts {
+	bool official;
+	struct cityscapes_eval ce;
+	double *rows; /* labelled x CITYSCAPES_EVAL_WEIGHTS */
+	struct confusion conf;
+	uint64_t images;
+};
+
+/* Evaluates sample i, the j-th labelled one, into c. */
+static int evaluate_sample(const struct dataset *d, int i, int j, const struct eval_source *src,
+			   struct split_counts *c)
+{
+	struct label_image gt = {0}, pred = {0};
+	struct cityscapes_eval one;
+	bool label_ids;
+	int err;
+
+	if ((err = sample_pair(d, i, src, &gt, &pred, &label_ids)))
+		return err;
+	if (c->official) {
+		cityscapes_eval_init(&one);
+		err = add_official(&one, &d->samples[i], &pred, label_ids);
+		if (!err) {
+			cityscapes_eval_merge_counts(&c->ce, &one);
+			cityscapes_eval_weights_get(&one,
+						    c->rows + (size_t)j * CITYSCAPES_EVAL_WEIGHTS);
+		}
+		cityscapes_eval_free(&one);
+	} else if (label_ids) {
+		err = kn_error(KN_EINVAL, "labelId predictions need the Cityscapes layout");
+	} else {
+		confusion_add(&c->conf, gt.u8, pred.u8, (size_t)gt.w * gt.h);
+		c->images++;
+	}
+	label_free(&pred);
+	label_free(&gt);
+	return err;
+}
+
+/*
+ * The sums of every rank, on every rank. Counts are integers and sum exactly in any
+ * order; each weighted row comes from one rank and zeros (x + 0 is x), and the rows are
+ * then added in image order: the bits do not depend on the number of ranks.
+ */
+static void combine_counts(struct split_counts *c, int labelled)
+{
+	if (!c->official) {
+		dist_sum_u64(c->conf.m, (size_t)c->conf.k * (size_t)(c->conf.k + 1));
+		dist_sum_u64(&c->images, 1);
+		return;
+	}
+	dist_sum_u64(c->ce.conf.m, (size_t)CITYSCAPES_NUM_IDS * (CITYSCAPES_NUM_IDS + 1));
+	dist_sum_u64(c->ce.tp, CITYSCAPES_NUM_IDS);
+	dist_sum_u64(c->ce.fn, CITYSCAPES_NUM_IDS);
+	dist_sum_u64(c->ce.instances, CITYSCAPES_NUM_IDS);
+	dist_sum_u64(&c->ce.images, 1);
+	dist_sum_doubles(c->rows, (size_t)labelled * CITYSCAPES_EVAL_WEIGHTS);
+	for (int j = 0; j < labelled; j++)
+		cityscapes_eval_weights_add(&c->ce, c->rows + (size_t)j * CITYSCAPES_EVAL_WEIGHTS);
+}
+
+/* The report of the combined counts. */
+static void report_counts(const struct dataset *d, const struct eval_options *o,
+			  const struct split_counts *c, struct report *r)
+{
+	const char *names[CLASS_MAX];
+
+	if (c->official) {
+		cityscapes_eval_report(&c->ce, r);
+		return;
+	}
+	for (int k = 0; k < d->classes.num_classes; k++)
+		names[k] = d->classes.names[k];
+	report_from_confusion(r, &c->conf, names, o->name ? o->name : "");
+	r->images = c->images;
+}
+
+int evaluate_agree(int err)
+{
+	char msg[1024];
+	int who;
+
+	if (!dist_any(err != 0))
+		return 0;
+	if (dist_size() == 1)
+		return err;
+	who = dist_max_int(err ? dist_rank() : -1);
+	if (!err)
+		return kn_error(KN_EIO, "%sstopped: rank %d failed (see its message)", dist_where(),
+				who);
+	snprintf(msg, sizeof(msg), "%s", kn_errmsg());
+	return kn_error(err, "%s%s", dist_where(), msg);
+}
+
+/* The progress of rank 0's share, on rank 0 alone. */
 static void progress(const struct eval_options *o, int done, int total)
 {
-	if (o->progress && isatty(STDERR_FILENO))
-		fprintf(stderr, "\reval: %d/%d", done, total);
-	if (o->progress && isatty(STDERR_FILENO) && done == total)
+	if (!o->progress || dist_rank() != 0 || !isatty(STDERR_FILENO))
+		return;
+	fprintf(stderr, "\reval: %d/%d%s", done, total, dist_size() > 1 ? " (rank 0's share)" : "");
+	if (done == total)
 		fputc('\n', stderr);
 }
 
 int evaluate_dataset(const struct dataset *d, const struct eval_source *src,
 		     const struct eval_options *o, struct report *r)
 {
-	bool official = o->official && evaluate_is_cityscapes(d);
-	int k = d->classes.num_classes, total = dataset_labelled(d), done = 0, err = 0;
-	struct cityscapes_eval ce;
-	struct confusion conf;
+	int total = dataset_labelled(d), rank = dist_rank(), size = dist_size();
+	int share = total / size + (rank < total % size), done = 0, j = -1, err = 0;
+	struct split_counts c = {.official = o->official && evaluate_is_cityscapes(d)};
 
 	if (total == 0)
 		return kn_error(KN_EINVAL, "the dataset has no labelled image to evaluate");
-	if (official)
-		cityscapes_eval_init(&ce);
-	else
-		confusion_init(&conf, k);
+	if (c.official) {
+		cityscapes_eval_init(&c.ce);
+		c.rows = xcalloc((size_t)total * CITYSCAPES_EVAL_WEIGHTS, sizeof(*c.rows));
+	} else {
+		confusion_init(&c.conf, d->classes.num_classes);
+	}
+	/* Rank r takes the labelled samples whose position j is r modulo the ranks. */
 	for (int i = 0; i < d->count && !err; i++) {
-		struct label_image gt = {0}, pred = {0};
-		bool label_ids;
-
 		if (!d->samples[i].label)
 			continue;
-		if ((err = sample_pair(d, i, src, &gt, &pred, &label_ids)))
-			break;
-		if (official)
-			err = add_official(&ce, &d->samples[i], &pred, label_ids);
-		else if (label_ids)
-			err = kn_error(KN_EINVAL, "labelId predictions need the Cityscapes layout");
-		else
-			confusion_add(&conf, gt.u8, pred.u8, (size_t)gt.w * gt.h);
-		label_free(&pred);
-		label_free(&gt);
-		progress(o, ++done, total);
+		if (++j % size != rank)
+			continue;
+		if (!(err = evaluate_sample(d, i, j, src, &c)))
+			progress(o, ++done, share);
 	}
-	if (!err && official)
-		cityscapes_eval_report(&ce, r);
-	if (!err && !official) {
-		const char *names[CLASS_MAX];
-
-		for (int c = 0; c < k; c++)
-			names[c] = d->classes.names[c];
-		report_from_confusion(r, &conf, names, o->name ? o->name : "");
-		r->images = (uint64_t)done;
+	if (!(err = evaluate_agree(err))) {
+		combine_counts(&c, total);
+		report_counts(d, o, &c, r);
 	}
-	if (official)
-		cityscapes_eval_free(&ce);
-	else
-		confusion_free(&conf);
+	if (c.official) {
+		cityscapes_eval_free(&c.ce);
+		free(c.rows);
+	} else {
+		confusion_free(&c.conf);
+	}
 	return err;
 }
 

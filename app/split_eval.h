@@ -8,6 +8,11 @@
  * turned into labelIds, instance-weighted scores from instanceIds when present, category
  * scores. Otherwise the plain confusion matrix over the dataset's classes, ignoring
  * pixels whose ground truth is ignore (metrics/confusion.h).
+ *
+ * In a job of several processes (app/dist.h) the ranks share the samples and every rank
+ * gets the whole report, the same bits as one process would: the counts are integers,
+ * and the instance-weighted sums of the official rules are summed image by image and
+ * then added in image order, whichever rank evaluated the image (metrics/README.md).
  */
 #ifndef KNSEG_APP_SPLIT_EVAL_H
 #define KNSEG_APP_SPLIT_EVAL_H
@@ -41,9 +46,24 @@ struct eval_options {
 /* Whether the official Cityscapes rules apply to d. */
 bool evaluate_is_cityscapes(const struct dataset *d);
 
-/* Evaluates every labelled sample of d; fills *r (report_free after). */
+/*
+ * Evaluates every labelled sample of d; fills *r (report_free after) on every rank.
+ * Rank r of P evaluates the labelled samples whose position among them is r modulo P
+ * (all of them in one process); a sample that fails stops that rank's share, and then
+ * every rank returns an error (evaluate_agree). Collective: every rank calls it with the
+ * same dataset. The progress line is rank 0's, over its share.
+ */
 int evaluate_dataset(const struct dataset *d, const struct eval_source *src,
 		     const struct eval_options *o, struct report *r);
+
+/*
+ * An agreement point of the job on err, this rank's result (0, or a negative code with
+ * a message): 0 on every rank when no rank failed, else an error on every rank. In a
+ * job of several, a failing rank's message then starts with dist_where() (rank and
+ * host), and the other ranks' message names a failing rank; in one process err and
+ * its message are returned as they are. Collective.
+ */
+int evaluate_agree(int err);
 
 /* A source segmenting with ks and the given options. */
 struct eval_model_ctx {

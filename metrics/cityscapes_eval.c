@@ -6,7 +6,10 @@
  * predicted as any label of the category) and checked, and only then is anything added,
  * so a bad image leaves the accumulator untouched. Instances are folded into the
  * weighted sums in ascending instance value, image by image, the order in which the
- * official script sums them.
+ * official script sums them. knseg's split evaluation adds each image into a fresh
+ * accumulator and then its sums to the total, in image order (cityscapes_eval_weights_*),
+ * an order that does not depend on how the images were shared between processes; it
+ * differs from the official one in the last bits of the weighted sums only.
  */
 #include "metrics/cityscapes_eval.h"
 
@@ -208,21 +211,50 @@ int cityscapes_eval_add_labels(struct cityscapes_eval *e, const struct label_ima
 				   (size_t)gt->w * (size_t)gt->h);
 }
 
-void cityscapes_eval_merge(struct cityscapes_eval *dst, const struct cityscapes_eval *src)
+void cityscapes_eval_merge_counts(struct cityscapes_eval *dst,
+				  const struct cityscapes_eval *src)
 {
 	confusion_merge(&dst->conf, &src->conf);
 	for (int i = 0; i < CITYSCAPES_NUM_IDS; i++) {
-		dst->tp_w[i] += src->tp_w[i];
-		dst->fn_w[i] += src->fn_w[i];
 		dst->tp[i] += src->tp[i];
 		dst->fn[i] += src->fn[i];
 		dst->instances[i] += src->instances[i];
 	}
-	for (int c = 0; c < CITYSCAPES_NUM_CATEGORIES; c++) {
-		dst->cat_tp_w[c] += src->cat_tp_w[c];
-		dst->cat_fn_w[c] += src->cat_fn_w[c];
-	}
 	dst->images += src->images;
+}
+
+void cityscapes_eval_weights_get(const struct cityscapes_eval *e, double *row)
+{
+	double *p = row;
+
+	memcpy(p, e->tp_w, sizeof(e->tp_w));
+	memcpy(p += CITYSCAPES_NUM_IDS, e->fn_w, sizeof(e->fn_w));
+	memcpy(p += CITYSCAPES_NUM_IDS, e->cat_tp_w, sizeof(e->cat_tp_w));
+	memcpy(p += CITYSCAPES_NUM_CATEGORIES, e->cat_fn_w, sizeof(e->cat_fn_w));
+}
+
+void cityscapes_eval_weights_add(struct cityscapes_eval *e, const double *row)
+{
+	const double *fn_w = row + CITYSCAPES_NUM_IDS, *cat_tp_w = fn_w + CITYSCAPES_NUM_IDS;
+	const double *cat_fn_w = cat_tp_w + CITYSCAPES_NUM_CATEGORIES;
+
+	for (int i = 0; i < CITYSCAPES_NUM_IDS; i++) {
+		e->tp_w[i] += row[i];
+		e->fn_w[i] += fn_w[i];
+	}
+	for (int c = 0; c < CITYSCAPES_NUM_CATEGORIES; c++) {
+		e->cat_tp_w[c] += cat_tp_w[c];
+		e->cat_fn_w[c] += cat_fn_w[c];
+	}
+}
+
+void cityscapes_eval_merge(struct cityscapes_eval *dst, const struct cityscapes_eval *src)
+{
+	double row[CITYSCAPES_EVAL_WEIGHTS];
+
+	cityscapes_eval_merge_counts(dst, src);
+	cityscapes_eval_weights_get(src, row);
+	cityscapes_eval_weights_add(dst, row);
 }
 
 /* Sum of C[r][col] over evaluated rows r whose category differs from cat (or r != skip). */

@@ -82,6 +82,22 @@ int cityscapes_eval_add_labels(struct cityscapes_eval *e, const struct label_ima
 /* dst += src (counts, and weighted sums in the order dst then src). */
 void cityscapes_eval_merge(struct cityscapes_eval *dst, const struct cityscapes_eval *src);
 
+/* The same for the counts alone (matrix, tp, fn, instances, images); exact in any order. */
+void cityscapes_eval_merge_counts(struct cityscapes_eval *dst,
+				  const struct cityscapes_eval *src);
+
+/*
+ * The weighted sums (tp_w, fn_w, cat_tp_w, cat_fn_w, in that order) as one row of
+ * CITYSCAPES_EVAL_WEIGHTS doubles: _get copies them out of e, _add adds a row to them
+ * (e's sums first, as _merge does). The counts sum exactly in any order, the weighted
+ * sums do not: a set evaluated image by image, each image into a fresh accumulator
+ * whose row is added to the total in image order, gives the same bits however the
+ * images were shared out (between the ranks of a job, app/split_eval.c).
+ */
+#define CITYSCAPES_EVAL_WEIGHTS (2 * CITYSCAPES_NUM_IDS + 2 * CITYSCAPES_NUM_CATEGORIES)
+void cityscapes_eval_weights_get(const struct cityscapes_eval *e, double *row);
+void cityscapes_eval_weights_add(struct cityscapes_eval *e, const double *row);
+
 /* Every score, indexed by labelId or category id (cityscapes_labels.h); NaN = no score. */
 struct cityscapes_scores {
 	double class_iou[CITYSCAPES_NUM_IDS];

@@ -2,7 +2,9 @@
  * Tests of metrics/cityscapes_eval.h: every score against the reference of the official
  * rules (scripts/ref_cityscapes_eval.py fixtures) to 1e-6, a hand-computed image, value
  * errors, merging, the report built from the evaluation, and the real frame evaluated
- * against itself.
+ * against itself. The fixtures are held both in the official order of the weighted sums
+ * and image by image, the order of knseg's split evaluation, whose bits do not depend on
+ * how the images are shared between processes.
  */
 #include "tests/testutil.h"
 
@@ -114,7 +116,37 @@ static void evaluate_case(const char *name, int images, struct cityscapes_eval *
 	}
 }
 
-static void check_case(const char *name, int images)
+/*
+ * Image i's own accumulator into *one (cityscapes_eval_free after) and its row of
+ * weighted sums into row.
+ */
+static void evaluate_image(const char *name, int i, struct cityscapes_eval *one, double *row)
+{
+	struct image_maps m;
+
+	load_maps(name, i, &m);
+	cityscapes_eval_init(one);
+	assert_int_equal(cityscapes_eval_add(one, m.gt, m.pred, m.inst, m.n), KN_OK);
+	cityscapes_eval_weights_get(one, row);
+	free_maps(&m);
+}
+
+/* The order of knseg's split evaluation: each image apart, its sums added in order. */
+static void evaluate_case_by_image(const char *name, int images, struct cityscapes_eval *e)
+{
+	cityscapes_eval_init(e);
+	for (int i = 0; i < images; i++) {
+		struct cityscapes_eval one;
+		double row[CITYSCAPES_EVAL_WEIGHTS];
+
+		evaluate_image(name, i, &one, row);
+		cityscapes_eval_merge_counts(e, &one);
+		cityscapes_eval_weights_add(e, row);
+		cityscapes_eval_free(&one);
+	}
+}
+
+static void check_case(const char *name, int images, bool by_image)
 {
 	struct cityscapes_eval e;
 	struct cityscapes_scores s;
@@ -125,7 +157,10 @@ static void check_case(const char *name, int images)
 	const char *cat_names[] = {"category IoU", "category iIoU", "category Acc"};
 	const char *avg_names[] = {"averages"};
 
-	evaluate_case(name, images, &e);
+	if (by_image)
+		evaluate_case_by_image(name, images, &e);
+	else
+		evaluate_case(name, images, &e);
 	snprintf(fx, sizeof(fx), "cityscapes_eval_%s_confusion", name);
 	fixture_load_shape(fx, &conf, 2, (size_t)34, (size_t)34);
 	for (int r = 0; r < 34; r++)
@@ -145,16 +180,19 @@ static void check_case(const char *name, int images)
 	worst = fmax(worst, compare_table(name, "class", cls, cls_names, 3, 34));
 	worst = fmax(worst, compare_table(name, "category", cat, cat_names, 3, 8));
 	worst = fmax(worst, compare_table(name, "average", avgp, avg_names, 1, 6));
-	print_message("%s: largest difference to the reference %.3g\n", name, worst);
+	print_message("%s%s: largest difference to the reference %.3g\n", name,
+		      by_image ? " (image by image)" : "", worst);
 	cityscapes_eval_free(&e);
 }
 
 static void test_fixtures_match_reference(void **state)
 {
 	(void)state;
-	check_case("mixed", 4);
-	check_case("perfect", 1);
-	check_case("void", 1);
+	for (int by_image = 0; by_image < 2; by_image++) {
+		check_case("mixed", 4, by_image);
+		check_case("perfect", 1, by_image);
+		check_case("void", 1, by_image);
+	}
 }
 
 /*
@@ -319,6 +357,45 @@ static void test_merge_equals_one_pass(void **state)
 	cityscapes_eval_free(&merged);
 }
 
+/*
+ * Images shared out between P processes as split_eval.c does (image i to process
+ * i mod P): each process's rows hold its own images' sums and zeros elsewhere, the rows
+ * are summed over the processes (in any order: x + 0 is x) and added in image order.
+ * The weighted sums are the same bits for every P.
+ */
+static void test_weights_same_bits_for_any_split(void **state)
+{
+	enum { IMAGES = 4, W = CITYSCAPES_EVAL_WEIGHTS };
+	double rows[IMAGES][W], want[W], got[W];
+	struct cityscapes_eval one, ref;
+
+	(void)state;
+	evaluate_case_by_image("mixed", IMAGES, &ref);
+	cityscapes_eval_weights_get(&ref, want);
+	for (int i = 0; i < IMAGES; i++) {
+		evaluate_image("mixed", i, &one, rows[i]);
+		cityscapes_eval_free(&one);
+	}
+	for (int p = 1; p <= IMAGES + 1; p++) {
+		double sum[IMAGES][W] = {{0}};
+		struct cityscapes_eval e;
+
+		for (int rank = p - 1; rank >= 0; rank--)
+			for (int i = 0; i < IMAGES; i++)
+				for (int k = 0; k < W; k++)
+					sum[i][k] += i % p == rank ? rows[i][k] : 0.0;
+		cityscapes_eval_init(&e);
+		for (int i = 0; i < IMAGES; i++)
+			cityscapes_eval_weights_add(&e, sum[i]);
+		cityscapes_eval_weights_get(&e, got);
+		assert_memory_equal(got, want, sizeof(want));
+		cityscapes_eval_free(&e);
+	}
+	/* Something was summed: the mixed case has instances. */
+	assert_true(ref.tp_w[26] > 0 || ref.tp_w[24] > 0);
+	cityscapes_eval_free(&ref);
+}
+
 /* The report's 19 x 20 matrix gives the official class scores through confusion.h. */
 static void test_report_matches_scores(void **state)
 {
@@ -444,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_ignored_instances_and_groups),
 		cmocka_unit_test(test_merge_equals_one_pass),
+		cmocka_unit_test(test_weights_same_bits_for_any_split),
 		cmocka_unit_test(test_report_matches_scores),
 		cmocka_unit_test(test_real_frame_against_itself),
 		cmocka_unit_test(test_add_labels_checks_sizes),

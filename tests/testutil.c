@@ -138,26 +138,43 @@ void fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed)
 		x[i] = lo + (hi - lo) * rng_uniform(&r);
 }
 
-const char *knseg_program_or_skip(void)
+/* prog: the program name beside the running test program; whether it is there. */
+static bool program_beside_tests(const char *name, char *prog, size_t size)
 {
-	static char prog[PATH_MAX];
 	char self[PATH_MAX - 16];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	char *slash;
 
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(prog, sizeof(prog), "%s/../knseg", self);
-			if (access(prog, X_OK) == 0)
-				return prog;
-		}
-	}
+	if (n <= 0)
+		return false;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return false;
+	*slash = '\0';
+	snprintf(prog, size, "%s/../%s", self, name);
+	return access(prog, X_OK) == 0;
+}
+
+const char *knseg_program_or_skip(void)
+{
+	static char prog[PATH_MAX];
+
+	if (program_beside_tests("knseg", prog, sizeof(prog)))
+		return prog;
 	printf("skipped: no knseg program beside the test program\n");
 	skip();
 	return NULL;
+}
+
+const char *knseg_mpi_program(void)
+{
+	static char prog[PATH_MAX];
+
+	if (!program_beside_tests("knseg-mpi", prog, sizeof(prog)) ||
+	    system("command -v mpirun >/dev/null 2>&1") != 0)
+		return NULL;
+	return prog;
 }
 
 static char *read_output(const char *dir, const char *name)
@@ -184,6 +201,34 @@ int run_knseg_with(const char *dir, const char *before, const char *args, char *
 
 	snprintf(cmd, sizeof(cmd), "%s '%s' %s >'%s/out' 2>'%s/err'", before,
 		 knseg_program_or_skip(), args, dir, dir);
+	status = system(cmd);
+	assert_true(status != -1 && WIFEXITED(status));
+	if (out)
+		*out = read_output(dir, "out");
+	if (err)
+		*err = read_output(dir, "err");
+	return WEXITSTATUS(status);
+}
+
+/*
+ * OMPI_ALLOW_RUN_AS_ROOT and its confirmation let mpirun start as root (containers, CI)
+ * and change nothing for other users; --oversubscribe allows more ranks than cores.
+ * Under AddressSanitizer, LeakSanitizer is off in the ranks alone: Open MPI keeps
+ * allocations of its own until the process ends, which LeakSanitizer would report as
+ * leaks of knseg-mpi (knseg's own memory is held to it by the tests of plain knseg).
+ */
+int run_knseg_mpi(const char *dir, int ranks, const char *args, char **out, char **err)
+{
+	const char *prog = knseg_mpi_program();
+	char cmd[16384];
+	int status;
+
+	assert_non_null(prog);
+	snprintf(cmd, sizeof(cmd),
+		 "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout %d "
+		 "mpirun --oversubscribe -np %d %s '%s' %s >'%s/out' 2>'%s/err' </dev/null",
+		 KNSEG_MPI_TIMEOUT, ranks, TEST_ASAN ? "-x ASAN_OPTIONS=detect_leaks=0" : "",
+		 prog, args, dir, dir);
 	status = system(cmd);
 	assert_true(status != -1 && WIFEXITED(status));
 	if (out)

@@ -74,6 +74,23 @@ int run_knseg(const char *dir, const char *args, char **out, char **err);
 int run_knseg_with(const char *dir, const char *before, const char *args, char **out,
 		   char **err);
 
+/*
+ * knseg-mpi beside the running test program (built when Open MPI is found), or NULL
+ * when it is absent or mpirun is not on the PATH.
+ */
+const char *knseg_mpi_program(void);
+
+/* Seconds before run_knseg_mpi takes a job for hung, and the status it then returns. */
+#define KNSEG_MPI_TIMEOUT 120
+#define KNSEG_MPI_TIMED_OUT 124
+
+/*
+ * Runs "mpirun -np RANKS knseg-mpi ARGS" as run_knseg runs knseg, under `timeout`: a
+ * job that hangs ends after KNSEG_MPI_TIMEOUT seconds with status KNSEG_MPI_TIMED_OUT,
+ * failing the test instead of stopping the suite. Needs knseg_mpi_program().
+ */
+int run_knseg_mpi(const char *dir, int ranks, const char *args, char **out, char **err);
+
 /* Whether this build runs under AddressSanitizer (which cannot run under RLIMIT_AS). */
 #if defined(__SANITIZE_ADDRESS__)
 #define TEST_ASAN 1
