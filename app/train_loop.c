@@ -413,7 +413,7 @@ int train_loop(struct train_run *r)
 	int64_t end = r->o.iters;
 	struct progress p = {0};
 	const struct loader_batch *b;
-	double loss, miou, lr = 0, shared[2];
+	double loss, miou, lr = 0, shared[3];
 	bool stopped = false;
 	int err = check_replicas(r), rc;
 
@@ -434,11 +434,17 @@ int train_loop(struct train_run *r)
 		err = rc < 0 ? rc : rc == 0 ? kn_error(KN_EIO, "the loader ended early")
 				  : forward(r, b, &shared[0]);
 		shared[1] = err != 0;
-		dist_sum_doubles(shared, 2);
+		shared[2] = stop_signal != 0;
+		dist_sum_doubles(shared, 3);
 		if (shared[1] > 0) {
 			err = stop_on_failure(r, err, rc < 0);
 			break;
 		}
+		/* A signal during the forward pass: this iteration is left undone (resuming
+		 * repeats it), so that the save comes at once; mpirun gives the ranks little
+		 * time after passing a signal on (README). */
+		if ((stopped = shared[2] > 0))
+			break;
 		if ((err = update(r, &p, b, lr, shared[0], &loss)))
 			break;
 		p.loss_sum += loss;

@@ -9,7 +9,8 @@
  * - a corrupt training image ends the job with a message naming the file and the rank,
  *   within a time limit (a hang fails the test); so do a global batch the processes
  *   cannot share, ranks started with other options, and a dataset missing on one rank;
- * - SIGTERM to mpirun stops every rank and leaves a last.safetensors that resumes.
+ * - SIGTERM to mpirun, or SIGINT to its process group (Ctrl-C), stops every rank and
+ *   leaves a last.safetensors that resumes.
  * Skipped when knseg-mpi or mpirun is not there.
  */
 #include "tests/testutil.h"
@@ -40,12 +41,16 @@
 static char *dir;
 static char mpi_prog[4096];
 
-/* Shell words that start P processes of knseg-mpi (as root too, on any core count). */
+/*
+ * Shell words that start P processes (as run_knseg_mpi does, for the commands it cannot
+ * say: several programs in one job, a job signalled while it runs).
+ */
 static void mpirun_words(char *buf, size_t size, int p)
 {
 	snprintf(buf, size,
-		 "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 300 mpirun "
-		 "--oversubscribe --bind-to none -np %d", p);
+		 "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout %d mpirun "
+		 "--oversubscribe %s -np %d", KNSEG_MPI_TIMEOUT,
+		 TEST_ASAN ? "-x ASAN_OPTIONS=detect_leaks=0" : "", p);
 }
 
 /* The whole of dir/name, as a string. */
@@ -84,18 +89,9 @@ static int run_shell(const char *cmd, char **out, char **err)
 	return WEXITSTATUS(status);
 }
 
-/* Runs "knseg-mpi ARGS" as P processes (P = 0: knseg-mpi alone, without mpirun). */
 static int run_mpi(int p, const char *args, char **out, char **err)
 {
-	char cmd[40000], words[512];
-
-	if (p == 0) {
-		snprintf(cmd, sizeof(cmd), "'%s' %s", mpi_prog, args);
-	} else {
-		mpirun_words(words, sizeof(words), p);
-		snprintf(cmd, sizeof(cmd), "%s '%s' %s", words, mpi_prog, args);
-	}
-	return run_shell(cmd, out, err);
+	return run_knseg_mpi(dir, p, args, out, err);
 }
 
 static const char *train_words = "train --width 0.0625 --crop 64x64 --batch 12 --lr 0.02 "
@@ -104,21 +100,18 @@ static const char *train_words = "train --width 0.0625 --crop 64x64 --batch 12 -
 static int setup(void **state)
 {
 	const char *prog;
-	char args[2048], *slash;
+	char args[2048];
 
 	(void)state;
-	prog = knseg_program_or_skip();
-	if (!prog)
+	if (!knseg_program_or_skip())
 		return 0;
-	snprintf(mpi_prog, sizeof(mpi_prog), "%s", prog);
-	slash = strrchr(mpi_prog, '/');
-	snprintf(slash + 1, sizeof(mpi_prog) - (size_t)(slash + 1 - mpi_prog), "knseg-mpi");
 	dir = tmpdir_create();
-	if (access(mpi_prog, X_OK) != 0 || system("command -v mpirun >/dev/null") != 0) {
+	prog = knseg_mpi_program();
+	if (!prog) {
 		printf("skipped: no knseg-mpi or no mpirun\n");
-		mpi_prog[0] = '\0';
 		return 0;
 	}
+	snprintf(mpi_prog, sizeof(mpi_prog), "%s", prog);
 	snprintf(args, sizeof(args), "synth --out %s/syn --train 12 --val 2 --size 96x64 --seed 3",
 		 dir);
 	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
@@ -294,29 +287,48 @@ static void test_errors(void **state)
 	free(err);
 }
 
-/* SIGTERM to mpirun: every rank stops at one iteration, rank 0 saves, the run resumes. */
-static void test_sigterm_stops_together(void **state)
+/* Waits up to seconds for pid; false (after killing its process group) when it hangs. */
+static bool wait_for(pid_t pid, int seconds, int *status)
 {
-	char words[512], cmd[32768], path[4200], *err;
+	for (int i = 0; i < seconds * 10; i++) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return true;
+		usleep(100000);
+	}
+	kill(-pid, SIGKILL);
+	waitpid(pid, status, 0);
+	return false;
+}
+
+/*
+ * A job stopped by a signal: SIGTERM to mpirun alone (a batch system's stop), or SIGINT
+ * to mpirun's whole process group (Ctrl-C on its terminal). Every rank stops at one
+ * iteration, rank 0 saves last.safetensors and says so, and the run resumes.
+ */
+static void stop_with(const char *name, int sig, bool group)
+{
+	char cmd[32768], path[4200], *err;
 	pid_t pid;
 	int status;
 
-	(void)state;
-	if (!have_mpi())
-		return;
-	mpirun_words(words, sizeof(words), 2);
-	/* No checkpoint but the one the signal makes (--val-every beyond the run). */
-	snprintf(cmd, sizeof(cmd), "exec %s '%s' %s --root %s/syn --out %s/sig --iters 100000 "
-		 "--val-every 100000 >'%s/sig.out' 2>'%s/sig.err'", words, mpi_prog, train_words,
-		 dir, dir, dir, dir);
+	/* No checkpoint but the one the signal makes (--val-every beyond the run); no
+	 * timeout wrapper, which would stand between the signal and mpirun. */
+	snprintf(cmd, sizeof(cmd), "exec mpirun --oversubscribe -np 2 '%s' %s --root %s/syn "
+		 "--out %s/%s --iters 100000 --val-every 100000 >'%s/%s.out' 2>'%s/%s.err'",
+		 mpi_prog, train_words, dir, dir, name, dir, name, dir, name);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		setsid(); /* its own process group, as a job started from a shell */
+		setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+		setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+		if (TEST_ASAN)
+			setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
 	/* Until the run has logged a few iterations. */
-	snprintf(path, sizeof(path), "%s/sig/log.csv", dir);
+	snprintf(path, sizeof(path), "%s/%s/log.csv", dir, name);
 	for (int i = 0; i < 600; i++) {
 		FILE *f = fopen(path, "r");
 		int lines = 0, c;
@@ -330,16 +342,30 @@ static void test_sigterm_stops_together(void **state)
 			break;
 		usleep(100000);
 	}
-	kill(pid, SIGTERM);
-	assert_true(waitpid(pid, &status, 0) == pid);
+	kill(group ? -pid : pid, sig);
+	assert_true(wait_for(pid, 60, &status));
 	assert_true(!WIFEXITED(status) || WEXITSTATUS(status) != 0);
-	snprintf(path, sizeof(path), "%s/sig/last.safetensors", dir);
-	assert_true(access(path, R_OK) == 0);
-	snprintf(cmd, sizeof(cmd), "%s --root %s/syn --out %s/sig --iters 100000 --stop-after 1 "
-		 "--resume %s", train_words, dir, dir, path);
-	if (run_mpi(2, cmd, NULL, &err) != 0)
-		fail_msg("resume after SIGTERM: %s", err);
+	snprintf(path, sizeof(path), "%s.err", name);
+	err = slurp(path);
+	if (!strstr(err, "interrupted"))
+		fail_msg("%s: no word of the stop: %s", name, err);
 	free(err);
+	snprintf(path, sizeof(path), "%s/%s/last.safetensors", dir, name);
+	assert_true(access(path, R_OK) == 0);
+	snprintf(cmd, sizeof(cmd), "%s --root %s/syn --out %s/%s --iters 100000 --stop-after 1 "
+		 "--resume %s", train_words, dir, dir, name, path);
+	if (run_mpi(2, cmd, NULL, &err) != 0)
+		fail_msg("resume after the signal: %s", err);
+	free(err);
+}
+
+static void test_signals_stop_together(void **state)
+{
+	(void)state;
+	if (!have_mpi())
+		return;
+	stop_with("sigterm", SIGTERM, false);
+	stop_with("ctrl_c", SIGINT, true);
 }
 
 int main(void)
@@ -348,7 +374,7 @@ int main(void)
 		cmocka_unit_test(test_same_weights_on_any_count),
 		cmocka_unit_test(test_resume_on_other_counts),
 		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_sigterm_stops_together),
+		cmocka_unit_test(test_signals_stop_together),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
