@@ -9,6 +9,8 @@
 #   make fixtures     regenerate the PyTorch reference fixtures (needs python3-torch)
 #   make bench        knseg against PyTorch and OpenBLAS sgemm on the reference workloads
 #                     (BENCH_WORKLOADS=file for others), in one run on this machine
+#   make bench-mpi    data-parallel training steps on this machine (knseg-mpi) and the
+#                     model of several machines they feed (scripts/bench_mpi.sh)
 #
 # Benchmark and example programs (tests/bench_*.c, tests/example_*.c) are built with the
 # tests but never run by them.
@@ -78,7 +80,7 @@ HAVE_MPI := $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1)
 PROG_MPI := $(if $(HAVE_MPI),$(B)/knseg-mpi)
 APP_MPI_OBJ := $(filter-out $(B)/app/dist_single.o,$(APP_OBJ)) $(B)/app/dist_mpi.o
 
-.PHONY: all build objects libs-found deps test run-tests test-kernels demo fuzz fuzz-build fuzz-run fixtures bench bench-deps clean
+.PHONY: all build objects libs-found deps test run-tests test-kernels demo fuzz fuzz-build fuzz-run fixtures bench bench-deps bench-mpi clean
 .DEFAULT_GOAL := all
 # Keep test objects (make would delete them as intermediates and rebuild every time).
 .SECONDARY:
@@ -162,6 +164,10 @@ bench-deps:
 bench: bench-deps
 	@$(MAKE) --no-print-directory build
 	@scripts/bench.sh $(PROG) $(BENCH_WORKLOADS)
+
+bench-mpi: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/bench_mpi.sh $(B)
 
 fixtures: bench-deps
 	/usr/bin/python3 scripts/make_fixtures.py tests/fixtures

@@ -41,6 +41,7 @@ struct bench_opts {
 struct bench_result {
 	double fwd_s, train_s, gflop;
 	double sum_s, wait_s; /* several ranks: one sum of the gradients; its exposed wait */
+	size_t grad_bytes;    /* the gradients a step sums over the ranks */
 	size_t eval_bytes, train_bytes;
 	long rss_eval_kb, rss_train_kb;
 };
@@ -311,6 +312,7 @@ static int time_train(const struct bench_opts *o, struct bench_result *res)
 		res->sum_s = median(w, o->iters);
 	}
 	res->train_bytes = model_memory_bytes(m) + optim_state_floats(oc.kind, m->g.param_count) * 4;
+	res->grad_bytes = m->g.param_count * sizeof(float);
 	res->train_s = median(t, o->iters);
 	if (o->ops)
 		op_times_print(m, &ops, o->iters, mean(t, o->iters), "training step");
@@ -334,12 +336,12 @@ static void json_text(const struct bench_opts *o, const struct bench_result *r, 
 		 "\"train_step_s\": %.6f, \"forward_gflops\": %.2f, \"train_gflops\": %.2f, "
 		 "\"eval_bytes\": %zu, \"train_bytes\": %zu, \"peak_rss_eval_kb\": %ld, "
 		 "\"peak_rss_kb\": %ld, \"ranks\": %d, \"bucket_mb\": %g, "
-		 "\"grad_sum_s\": %.6f, \"grad_wait_s\": %.6f}\n",
+		 "\"grad_bytes\": %zu, \"grad_sum_s\": %.6f, \"grad_wait_s\": %.6f}\n",
 		 net_arch_name(o->cfg.arch), net_head_name(o->cfg.head), (double)o->cfg.width,
 		 o->batch, o->w, o->h, o->threads, r->gflop, r->fwd_s, r->train_s,
 		 r->fwd_s > 0 ? r->gflop / r->fwd_s : 0, r->train_s > 0 ? 3 * r->gflop / r->train_s : 0,
 		 r->eval_bytes, r->train_bytes, r->rss_eval_kb, r->rss_train_kb, o->ranks,
-		 o->bucket_mb, r->sum_s, r->wait_s);
+		 o->bucket_mb, r->grad_bytes, r->sum_s, r->wait_s);
 }
 
 static void print_text(const struct bench_opts *o, const struct bench_result *r)

@@ -105,6 +105,8 @@ int cmd_eval(int argc, char **argv)
 
 	if ((rc = parse(argc, argv, &o)))
 		return rc < 0 ? 0 : rc;
+	if (!o.threads)
+		o.threads = dist_default_threads(); /* several ranks share a machine's cores */
 	if (o.threads)
 		knseg_set_threads(o.threads);
 	/* A rank that cannot open what the others can (a file missing on its machine)
