@@ -9,6 +9,7 @@
  * - a corrupt training image ends the job with a message naming the file and the rank,
  *   within a time limit (a hang fails the test); so do a global batch the processes
  *   cannot share, ranks started with other options, and a dataset missing on one rank;
+ * - a run begun with one mask per batch (an older checkpoint) resumes so, on one process;
  * - SIGTERM to mpirun, or SIGINT to its process group (Ctrl-C), stops every rank and
  *   leaves a last.safetensors that resumes.
  * Skipped when knseg-mpi or mpirun is not there.
@@ -240,6 +241,8 @@ static void test_resume_on_other_counts(void **state)
 	}
 }
 
+static void rewrite(const char *path, const char *key, const char *huge);
+
 static void test_errors(void **state)
 {
 	char args[4096], words[512], cmd[32768], *err;
@@ -285,6 +288,84 @@ static void test_errors(void **state)
 	assert_non_null(strstr(err, "leftImg8bit.png"));
 	assert_non_null(strstr(err, "saved"));
 	free(err);
+
+	/* A non-finite loss is every rank's: one message, every rank stops. */
+	train_into("e5", 1, "--stop-after 1");
+	snprintf(cmd, sizeof(cmd), "%s/e5/last.safetensors", dir);
+	rewrite(cmd, "", "head.cls.weight");
+	snprintf(cmd, sizeof(cmd), "%s --root %s/syn --out %s/e6 --iters 2 --init "
+		 "%s/e5/last.safetensors", train_words, dir, dir, dir);
+	assert_int_equal(run_mpi(2, cmd, NULL, &err), 1);
+	assert_non_null(strstr(err, "at iteration 1: stopping"));
+	assert_null(strstr(strstr(err, "at iteration 1: stopping") + 1, "at iteration 1: stopping"));
+	free(err);
+}
+
+/*
+ * Rewrites the checkpoint at path without its metadata key (a file of an older run),
+ * and with the first value of tensor huge (when not NULL) set to 3e38.
+ */
+static void rewrite(const char *path, const char *key, const char *huge)
+{
+	struct safetensors_file f;
+	struct safetensors_writer w;
+	float **copies;
+
+	assert_int_equal(safetensors_read(path, &f), 0);
+	safetensors_writer_init(&w);
+	copies = calloc(f.n_tensors, sizeof(*copies));
+	for (size_t i = 0; i < f.n_tensors; i++) {
+		const struct safetensors_tensor *t = &f.tensors[i];
+
+		assert_int_equal(t->dtype, SAFETENSORS_F32);
+		copies[i] = malloc(t->nbytes + 1); /* the file's data are not aligned */
+		memcpy(copies[i], t->data, t->nbytes);
+		if (huge && !strcmp(t->name, huge))
+			copies[i][0] = 3e38f;
+		safetensors_add_f32(&w, t->name, copies[i], t->ndim, t->shape);
+	}
+	for (size_t i = 0; i < f.n_meta; i++)
+		if (strcmp(f.meta[i].key, key))
+			safetensors_add_meta(&w, f.meta[i].key, f.meta[i].value);
+	assert_int_equal(safetensors_write(&w, path), 0);
+	safetensors_writer_free(&w);
+	for (size_t i = 0; i < f.n_tensors; i++)
+		free(copies[i]);
+	free(copies);
+	safetensors_free(&f);
+}
+
+/*
+ * A run begun before the masks were drawn per image (its checkpoints have no
+ * run.mask_streams) resumes with one mask per batch, as it began: on one process, not
+ * on several, whose split of the batch would change its masks.
+ */
+static void test_older_runs_resume_as_they_began(void **state)
+{
+	char args[16384], path[4200], *err;
+	struct safetensors_file f;
+
+	(void)state;
+	if (!have_mpi())
+		return;
+	train_into("older", 1, "--stop-after 2");
+	snprintf(path, sizeof(path), "%s/older/last.safetensors", dir);
+	rewrite(path, "run.mask_streams", NULL);
+	snprintf(args, sizeof(args), "%s --root %s/syn --out %s/older --iters %d --resume %s",
+		 train_words, dir, dir, ITERS, path);
+	assert_int_equal(run_mpi(2, args, NULL, &err), 1);
+	assert_non_null(strstr(err, "drew its dropout masks per batch"));
+	assert_non_null(strstr(err, "resume it as one process"));
+	free(err);
+	if (run_knseg(dir, args, NULL, &err) != 0)
+		fail_msg("resume of an older run: %s", err);
+	free(err);
+	assert_int_equal(safetensors_read(path, &f), 0);
+	assert_string_equal(safetensors_meta_get(&f, "run.mask_streams"), "batch");
+	safetensors_free(&f);
+	/* Its last two iterations drew other masks than a run of per-image masks. */
+	train_into("newer", 1, "");
+	assert_true(difference("older", "newer") > 1e-4);
 }
 
 /* Waits up to seconds for pid; false (after killing its process group) when it hangs. */
@@ -374,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_same_weights_on_any_count),
 		cmocka_unit_test(test_resume_on_other_counts),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_older_runs_resume_as_they_began),
 		cmocka_unit_test(test_signals_stop_together),
 	};
 
