@@ -412,8 +412,10 @@ int cmd_bench(int argc, char **argv)
 	struct bench_opts o = {.cfg = net_config_default(NET_KNRESNET18, NET_HEAD_FCN, 19)};
 	struct bench_result r = {0};
 	struct graph g;
-	int rc = parse(argc, argv, &o);
+	int rc = dist_same_command("bench", argc, argv);
 
+	if (!rc)
+		rc = parse(argc, argv, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if (!o.threads)

@@ -3,6 +3,7 @@
 #include "app/dist.h"
 
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,6 +32,21 @@ bool dist_differs(uint64_t v, bool *mine)
 	dist_broadcast(&first, sizeof(first));
 	*mine = first != v;
 	return dist_any(*mine);
+}
+
+int dist_same_command(const char *cmd, int argc, char **argv)
+{
+	uint64_t h = DIST_HASH_START;
+	bool mine;
+
+	for (int i = 0; i < argc; i++)
+		h = dist_hash(argv[i], strlen(argv[i]) + 1, h);
+	if (!dist_differs(h, &mine))
+		return 0;
+	if (mine)
+		fprintf(stderr, "knseg %s: %swas started with other options than rank 0: every "
+			"rank runs the same command\n", cmd, dist_where());
+	return 2;
 }
 
 int dist_default_threads(void)

@@ -75,6 +75,13 @@ uint64_t dist_hash(const void *p, size_t n, uint64_t h);
 bool dist_differs(uint64_t v, bool *mine);
 
 /*
+ * Every rank must run the same command: compares the words after the command's name
+ * (argv[0 .. argc)) with rank 0's. 0, or 2 (the usage status) on every rank when some
+ * rank's differ, after each such rank has said so.
+ */
+int dist_same_command(const char *cmd, int argc, char **argv);
+
+/*
  * The threads a rank uses by default: the cores it may run on, shared among the ranks
  * of its machine when they all may use every core (not bound by mpirun); 0 for a job of
  * one process (the runtime's own default, every core).

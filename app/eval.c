@@ -103,7 +103,7 @@ int cmd_eval(int argc, char **argv)
 	bool usage;
 	int rc;
 
-	if ((rc = parse(argc, argv, &o)))
+	if ((rc = dist_same_command("eval", argc, argv)) || (rc = parse(argc, argv, &o)))
 		return rc < 0 ? 0 : rc;
 	if (!o.threads)
 		o.threads = dist_default_threads(); /* several ranks share a machine's cores */

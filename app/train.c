@@ -513,22 +513,6 @@ static void teardown(struct train_run *r)
 	runlog_close(&r->log);
 }
 
-/* Every rank must run the same command: the words after "train" are compared first. */
-static int same_words(int argc, char **argv)
-{
-	uint64_t h = DIST_HASH_START;
-	bool mine;
-
-	for (int i = 0; i < argc; i++)
-		h = dist_hash(argv[i], strlen(argv[i]) + 1, h);
-	if (!dist_differs(h, &mine))
-		return 0;
-	if (mine)
-		fprintf(stderr, "knseg train: %swas started with other options than rank 0: every "
-			"rank runs the same command\n", dist_where());
-	return 2;
-}
-
 /*
  * The end of a part of the set-up, for all ranks together: true when any failed. A rank
  * that failed says why (with its rank and host when there are several).
@@ -549,7 +533,7 @@ int cmd_train(int argc, char **argv)
 	r->log.fd = r->log.lock_fd = -1;
 	r->ranks = dist_size();
 	r->rank = dist_rank();
-	rc = same_words(argc, argv);
+	rc = dist_same_command("train", argc, argv);
 	if (!rc)
 		rc = parse(argc, argv, &r->o);
 	if (!rc && r->o.batch % r->ranks)

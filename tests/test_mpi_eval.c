@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char *dir;
@@ -185,12 +186,37 @@ static void test_corrupt_label_ends_the_job(void **state)
 	free(out), free(err);
 }
 
+/* Ranks started with other options (another split on rank 1) are refused at once. */
+static void test_other_options_refused(void **state)
+{
+	char cmd[8192], *err;
+	int status;
+
+	(void)state;
+	skip_without_mpi();
+	snprintf(cmd, sizeof(cmd),
+		 "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout %d mpirun "
+		 "--oversubscribe %s -np 1 '%s' eval --checkpoint %s/run/best.safetensors --root "
+		 "%s/syn --quiet : -np 1 '%s' eval --checkpoint %s/run/best.safetensors --root %s/syn "
+		 "--quiet --split train >/dev/null 2>'%s/err' </dev/null",
+		 KNSEG_MPI_TIMEOUT, TEST_ASAN ? "-x ASAN_OPTIONS=detect_leaks=0" : "",
+		 knseg_mpi_program(), dir, dir, knseg_mpi_program(), dir, dir, dir);
+	status = system(cmd);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 2);
+	err = read_text("err");
+	assert_non_null(strstr(err, "knseg eval: rank 1 ("));
+	assert_non_null(strstr(err, "other options than rank 0"));
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_official_rules_same_bytes),
 		cmocka_unit_test(test_plain_rules_same_bytes),
 		cmocka_unit_test(test_corrupt_label_ends_the_job),
+		cmocka_unit_test(test_other_options_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
