@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CSV_HEADER "step,epoch,loss,lr,images_per_s,val_miou\n"
+#define CSV_HEADER "step,epoch,loss,lr,images_per_s,val_miou,epsilon\n"
 
 void runlog_path(const struct runlog *rl, const char *name, char *buf, size_t size)
 {
@@ -221,14 +221,17 @@ int runlog_write_config(const struct runlog *rl, const char *text, bool resume)
 }
 
 int runlog_row(struct runlog *rl, int64_t step, int64_t epoch, double loss, double lr,
-	       double images_per_s, double miou)
+	       double images_per_s, double miou, double epsilon)
 {
 	char row[256];
 	int len = snprintf(row, sizeof(row), "%lld,%lld,%.6g,%.6g,%.4g,", (long long)step,
 			   (long long)epoch, loss, lr, images_per_s);
 
 	if (miou >= 0)
-		snprintf(row + len, sizeof(row) - (size_t)len, "%.6f", miou);
+		len += snprintf(row + len, sizeof(row) - (size_t)len, "%.6f", miou);
+	len += snprintf(row + len, sizeof(row) - (size_t)len, ",");
+	if (epsilon >= 0)
+		snprintf(row + len, sizeof(row) - (size_t)len, "%.6g", epsilon);
 	strcat(row, "\n");
 	return append(rl, row);
 }

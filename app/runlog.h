@@ -43,10 +43,11 @@ void runlog_path(const struct runlog *rl, const char *name, char *buf, size_t si
  * between), so the file keeps every command the run was started and resumed with. */
 int runlog_write_config(const struct runlog *rl, const char *text, bool resume);
 
-/* Appends a row; miou < 0 leaves val_miou empty. Fails (naming the file) when the row
- * cannot be written in full; the log then ends with the previous row. */
+/* Appends a row; miou < 0 leaves val_miou empty, epsilon < 0 (a run without privacy)
+ * the privacy spent. Fails (naming the file) when the row cannot be written in full; the
+ * log then ends with the previous row. */
 int runlog_row(struct runlog *rl, int64_t step, int64_t epoch, double loss, double lr,
-	       double images_per_s, double miou);
+	       double images_per_s, double miou, double epsilon);
 
 /* Redraws curve.svg from log.csv. */
 int runlog_plot(const struct runlog *rl);

@@ -112,6 +112,21 @@ static const struct opt train_opts_table[] = {
 	 .help = "median | W1,W2,...: weighted loss (default none)"},
 	{"seed", OPT_U64, F(seed), .hi = 2147483647, .def = "1", .arg = "S",
 	 .help = "seed of the initial weights, the sample order and the augmentations"},
+	{.kind = OPT_SECTION, .help = "differential privacy (one training image is the unit):"},
+	{"dp-clip", OPT_DOUBLE, F(dp_clip), .lo = 1e-9, .hi = 1e9, .arg = "C",
+	 .help = "train with DP-SGD: each image's gradient clipped to L2 norm C"},
+	{"dp-epsilon", OPT_DOUBLE, F(dp_epsilon), .lo = 1e-9, .hi = 1e6, .arg = "E",
+	 .help = "the privacy budget of the whole run: the noise is the least that keeps "
+		 "it (or give --dp-noise)"},
+	{"dp-noise", OPT_DOUBLE, F(dp_noise), .lo = 0, .hi = 1e6, .arg = "S",
+	 .help = "noise multiplier sigma (noise std sigma C); epsilon is reported"},
+	{"dp-delta", OPT_DOUBLE, F(dp_delta), .lo = 1e-300, .hi = 0.999999, .def = "1e-5",
+	 .arg = "D", .help = "delta of (epsilon, delta); keep it below 1 / images"},
+	{"dp-aug-mult", OPT_INT, F(dp_aug_mult), .lo = 1, .hi = 64, .def = "1", .arg = "K",
+	 .help = "augmentations of an image averaged before clipping"},
+	{"dp-secure-noise", OPT_FLAG, F(dp_secure_noise),
+	 .help = "draw the noise from the system's secure source (getrandom) instead of "
+		 "--seed, for deployments"},
 	{.kind = OPT_SECTION, .help = "running:"},
 	ITERATIONS("val-every", val_every, 1, NULL,
 		   "validate and save every N iterations (default: each epoch)"),
@@ -136,6 +151,24 @@ static const struct opt_command train_command = {
 	train_opts_table,
 	false,
 };
+
+/* The privacy options go together: a bound, and either the noise or the budget. */
+static int check_privacy(const struct train_opts *o)
+{
+	bool any = o->dp_noise >= 0 || o->dp_epsilon > 0 || o->dp_secure_noise ||
+		   o->dp_aug_mult > 1;
+
+	if (o->dp_clip <= 0)
+		return any ? usage_error("train", "the --dp-* options need --dp-clip C, the bound "
+					 "of each image's gradient") : 0;
+	if ((o->dp_noise >= 0) == (o->dp_epsilon > 0))
+		return usage_error("train", "--dp-clip needs one of --dp-epsilon E (a budget) and "
+				   "--dp-noise S (a noise multiplier)");
+	if (o->skip_bad)
+		return usage_error("train", "--skip-bad and --dp-clip exclude each other: a private "
+				   "run stops on a sample it cannot read");
+	return 0;
+}
 
 /* The validation options that fit the layout: a list run validates on --val-list FILE,
  * or on ROOT/S.txt for --val-split S; a Cityscapes run on a split. */
@@ -163,12 +196,15 @@ static int parse(int argc, char **argv, struct train_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->net = net_config_default(NET_KNRESNET18, NET_HEAD_FPN, 19);
 	o->lr = o->weight_decay = -1; /* the optimizer's own defaults */
+	o->dp_noise = -1;
 	if ((rc = opt_parse(&train_command, argc, argv, o, NULL)))
 		return rc;
 	if (o->init && o->init_backbone)
 		return usage_error("train", "--init and --init-backbone exclude each other");
 	if (o->iters && o->epochs)
 		return usage_error("train", "--iters and --epochs exclude each other");
+	if ((rc = check_privacy(o)))
+		return rc;
 	if (o->optim.kind == OPTIM_SGD) {
 		struct optim_config d = optim_sgd_config(o->lr >= 0 ? o->lr : 0.01, o->optim.momentum,
 							 o->weight_decay >= 0 ? o->weight_decay : 5e-4,
@@ -250,25 +286,33 @@ static int setup_weights(struct train_run *r)
 	return 0;
 }
 
+void train_augment_config(const struct train_run *r, struct augment_config *aug)
+{
+	augment_config_default(aug, r->o.crop_w, r->o.crop_h);
+	aug->scale_min = (float)r->o.scale_range[0];
+	aug->scale_max = (float)r->o.scale_range[1];
+	if (!r->o.augment) {
+		struct augment_config e;
+
+		augment_config_eval(&e);
+		memcpy(e.mean, aug->mean, sizeof(e.mean));
+		memcpy(e.std, aug->std, sizeof(e.std));
+		*aug = e;
+	}
+}
+
 static int setup_loader(struct train_run *r)
 {
 	struct loader_config c;
 	struct loader_source src;
 
+	if (r->dp.on)
+		return 0; /* private steps read their Poisson batches themselves */
 	loader_config_default(&c, r->o.batch, r->o.crop_w, r->o.crop_h);
 	c.threads = r->o.loader_threads;
 	c.seed = r->o.seed;
 	c.skip_bad = r->o.skip_bad;
-	c.aug.scale_min = (float)r->o.scale_range[0];
-	c.aug.scale_max = (float)r->o.scale_range[1];
-	if (!r->o.augment) {
-		struct augment_config e;
-
-		augment_config_eval(&e);
-		memcpy(e.mean, c.aug.mean, sizeof(e.mean));
-		memcpy(e.std, c.aug.std, sizeof(e.std));
-		c.aug = e;
-	}
+	train_augment_config(r, &c.aug);
 	c.start_epoch = (int)r->ts.epoch;
 	c.start_batch = (int)r->ts.batch;
 	/* This rank's part of every global batch, augmented as in the whole batch. */
@@ -350,6 +394,8 @@ static int load_weights(struct train_run *r, const char *path, bool backbone_onl
 	if (!err && resume)
 		err = resumed_mask_streams(r, &f);
 	if (!err && resume)
+		err = train_dp_resumed(r, &f);
+	if (!err && resume)
 		err = train_check_resume(&f, r);
 	if (!err)
 		err = check_meta(path, &meta, &r->o.net, backbone_only);
@@ -400,7 +446,9 @@ static int setup_model(struct train_run *r)
 	if (err)
 		return err;
 	r->o.net.num_classes = r->train.classes.num_classes;
-	if ((err = model_create(&r->m, &r->o.net, r->local_batch, h, w, MODEL_TRAIN)))
+	/* A private step runs its images one at a time: each one's gradient alone. */
+	if ((err = model_create(&r->m, &r->o.net, r->dp.on ? 1 : r->local_batch, h, w,
+				MODEL_TRAIN)))
 		return err;
 	r->m->seed = r->o.seed;
 	r->m->image0 = (int64_t)r->rank * r->local_batch;
@@ -409,7 +457,7 @@ static int setup_model(struct train_run *r)
 	n = r->m->g.param_count;
 	r->opt_state = xmalloc_aligned(optim_state_floats(r->o.optim.kind, n) * sizeof(float));
 	optim_init(&r->opt, &r->o.optim, n, r->opt_state, NULL);
-	r->labels = xmalloc((size_t)r->local_batch * h * w);
+	r->labels = xmalloc((size_t)r->m->n * h * w);
 	r->ts.seed = r->o.seed;
 	r->ts.best_miou = NAN;
 	r->ts.best_step = -1;
@@ -496,6 +544,16 @@ static void config_text(const struct train_run *r, int argc, char **argv, char *
 		 knorm_mode_name(o->kn_eval), (unsigned long long)o->seed, r->ranks, r->local_batch,
 		 kn_get_threads(), o->loader_threads, o->init ? o->init : "-", o->init_backbone ? o->init_backbone : "-",
 		 o->resume ? o->resume : "-");
+	if (r->dp.on && strlen(buf) < size)
+		snprintf(buf + strlen(buf), size - strlen(buf),
+			 "differential privacy: clip %g, noise multiplier %.6g%s, delta %g, sampling "
+			 "rate %.6g (expected batch %d of %d images), %d augmentation%s per image, "
+			 "noise from %s; epsilon %.4g for the %lld iterations\n",
+			 o->dp_clip, r->dp.sigma, o->dp_epsilon > 0 ? " (for the budget)" : "",
+			 o->dp_delta, r->dp.q, o->batch, r->train.count, o->dp_aug_mult,
+			 o->dp_aug_mult == 1 ? "" : "s",
+			 o->dp_secure_noise ? "the system's secure source" : "--seed",
+			 train_dp_epsilon(r, o->iters), (long long)o->iters);
 	if (o->resume && len < size)
 		snprintf(buf + strlen(buf), size - strlen(buf), "resumed at iteration %lld\n",
 			 (long long)r->ts.step);
@@ -503,6 +561,7 @@ static void config_text(const struct train_run *r, int argc, char **argv, char *
 
 static void teardown(struct train_run *r)
 {
+	train_dp_free(r);
 	loader_destroy(r->loader);
 	model_destroy(r->m);
 	free(r->opt_state);
@@ -553,13 +612,17 @@ int cmd_train(int argc, char **argv)
 	if (!err)
 		err = setup_weights(r);
 	if (!err)
+		err = train_dp_plan(r);
+	if (!err)
 		err = setup_model(r);
 	if (setup_failed(err) || share_state(r)) {
 		teardown(r);
 		free(r);
 		return 1;
 	}
-	err = setup_loader(r);
+	err = train_dp_start(r);
+	if (!err)
+		err = setup_loader(r);
 	if (!err) {
 		r->sched = lr_poly(r->o.optim.lr, r->o.iters, r->o.warmup);
 		r->sched.power = r->o.power;

@@ -94,6 +94,35 @@ static int agree(int err)
 	return kn_error(KN_EIO, "another process failed");
 }
 
+/* A private run's checkpoints say what the model cost: epsilon at delta so far. */
+static void add_privacy_meta(struct safetensors_writer *w, const struct train_run *r)
+{
+	char buf[64];
+
+	if (!r->dp.on)
+		return;
+	snprintf(buf, sizeof(buf), "%.6g", train_dp_epsilon(r, r->ts.step));
+	safetensors_add_meta(w, "dp.epsilon", buf);
+	snprintf(buf, sizeof(buf), "%.6g", r->o.dp_delta);
+	safetensors_add_meta(w, "dp.delta", buf);
+	snprintf(buf, sizeof(buf), "%lld", (long long)r->ts.step);
+	safetensors_add_meta(w, "dp.iterations", buf);
+}
+
+/* best.safetensors: the model alone (with what it cost, for a private run). */
+static int save_best(struct train_run *r, const char *path)
+{
+	struct safetensors_writer w;
+	int err;
+
+	safetensors_writer_init(&w);
+	checkpoint_add_model(&w, &r->m->g, r->m->params, &r->meta);
+	add_privacy_meta(&w, r);
+	err = safetensors_write(&w, path);
+	safetensors_writer_free(&w);
+	return err;
+}
+
 static int save_last(struct train_run *r)
 {
 	struct checkpoint_meta meta = r->meta;
@@ -108,6 +137,7 @@ static int save_last(struct train_run *r)
 	checkpoint_add_model(&w, &r->m->g, r->m->params, &meta);
 	checkpoint_add_train(&w, &r->opt, &r->ts);
 	train_add_run_meta(&w, r);
+	add_privacy_meta(&w, r);
 	runlog_path(&r->log, "last.safetensors", path, sizeof(path));
 	err = safetensors_write(&w, path);
 	safetensors_writer_free(&w);
@@ -183,7 +213,7 @@ static int checkpoint_step(struct train_run *r, double *miou, bool verbose)
 		r->ts.best_step = r->ts.step;
 		runlog_path(&r->log, "best.safetensors", path, sizeof(path));
 		if (r->rank == 0)
-			err = checkpoint_save_model(path, &r->m->g, r->m->params, &r->meta);
+			err = save_best(r, path);
 		if ((err = agree(err)))
 			return err;
 	}
@@ -203,8 +233,11 @@ static int log_step(struct train_run *r, struct progress *p, double lr, double m
 	double per_step = (t - p->t0) / (double)(r->ts.step - p->first_step);
 	double eta = per_step * (double)(r->o.iters - r->ts.step);
 	double loss = p->nloss ? p->loss_sum / (double)p->nloss : NAN;
-	int err = r->rank == 0 ? runlog_row(&r->log, r->ts.step, r->ts.epoch, loss, lr, ips, miou)
+	double eps = r->dp.on ? train_dp_epsilon(r, r->ts.step) : -1;
+	int err = r->rank == 0 ? runlog_row(&r->log, r->ts.step, r->ts.epoch, loss, lr, ips, miou,
+					    eps)
 			       : 0;
+	char privacy[48] = "";
 
 	if ((err = agree(err)))
 		return err;
@@ -214,9 +247,11 @@ static int log_step(struct train_run *r, struct progress *p, double lr, double m
 	p->nloss = 0;
 	if (r->rank != 0)
 		return 0;
-	printf("%sepoch %lld  iter %lld/%lld  loss %.4f  lr %.3g  %.1f img/s  ETA %d:%02d%s",
+	if (eps >= 0)
+		snprintf(privacy, sizeof(privacy), "  epsilon %.3f", eps);
+	printf("%sepoch %lld  iter %lld/%lld  loss %.4f  lr %.3g  %.1f img/s%s  ETA %d:%02d%s",
 	       p->tty ? "\r" : "", (long long)r->ts.epoch, (long long)r->ts.step,
-	       (long long)r->o.iters, loss, lr, ips, (int)(eta / 60), (int)fmod(eta, 60),
+	       (long long)r->o.iters, loss, lr, ips, privacy, (int)(eta / 60), (int)fmod(eta, 60),
 	       p->tty ? "   " : "\n");
 	if (miou >= 0)
 		printf("%sval mIoU %.4f (best %.4f at iter %lld)\n", p->tty ? "\n" : "", miou,
@@ -347,7 +382,7 @@ static int stop_on_bad_sample(struct train_run *r, int err)
 
 	snprintf(next, sizeof(next), "fix or remove the file and go on with --resume "
 		 "%s/last.safetensors%s", r->o.out,
-		 r->o.skip_bad ? "" : ", or add --skip-bad to skip unreadable samples");
+		 r->o.skip_bad || r->dp.on ? "" : ", or add --skip-bad to skip unreadable samples");
 	return stop_and_save(r, err, next);
 }
 
@@ -402,9 +437,72 @@ static int finish(struct train_run *r, int64_t end, struct progress *p)
 		if (r->has_val)
 			printf(", best val mIoU %.4f at iteration %lld (%s/best.safetensors)",
 			       r->ts.best_miou, (long long)r->ts.best_step, r->o.out);
+		if (r->dp.on)
+			printf("; differential privacy: epsilon %.3f at delta %g (one training image)",
+			       train_dp_epsilon(r, r->ts.step), r->o.dp_delta);
 		printf("\n");
 	}
 	(void)runlog_plot(&r->log);
+	return 0;
+}
+
+/*
+ * An iteration on the loader's batch (this rank's slice of it), with the agreement of
+ * the ranks on failures and signals after the forward pass.
+ */
+static int batch_iteration(struct train_run *r, struct progress *p, double lr, bool *stopped)
+{
+	const struct loader_batch *b;
+	double loss, shared[3] = {0, 0, 0};
+	int rc = loader_next(r->loader, &b);
+	int err = rc < 0 ? rc : rc == 0 ? kn_error(KN_EIO, "the loader ended early")
+				     : forward(r, b, &shared[0]);
+
+	shared[1] = err != 0;
+	shared[2] = stop_signal != 0;
+	dist_sum_doubles(shared, 3);
+	if (shared[1] > 0)
+		return stop_on_failure(r, err, rc < 0);
+	/* A signal during the forward pass: this iteration is left undone (resuming
+	 * repeats it), so that the save comes at once; mpirun gives the ranks little
+	 * time after passing a signal on (README). */
+	if ((*stopped = shared[2] > 0))
+		return 0;
+	if ((err = update(r, p, b, lr, shared[0], &loss)))
+		return err;
+	p->loss_sum += loss;
+	p->nloss++;
+	p->log_images += (int64_t)b->n * r->ranks;
+	return 0;
+}
+
+/*
+ * A private iteration (train_dp.c): every rank's share of the Poisson batch, an
+ * agreement on failures and signals, then the noisy step. The mean of the images'
+ * losses goes to the log (no image, no loss).
+ */
+static int private_iteration(struct train_run *r, struct progress *p, double lr,
+			     bool *stopped)
+{
+	int err = train_dp_gradients(r);
+	double shared[3] = {r->dp.loss_sum, err != 0, stop_signal != 0};
+
+	dist_sum_doubles(shared, 3);
+	if (shared[1] > 0)
+		return stop_on_failure(r, err, true);
+	if ((*stopped = shared[2] > 0))
+		return 0;
+	if (!isfinite(shared[0])) {
+		if (r->rank != 0)
+			peer_failed = true; /* rank 0 says it */
+		return loss_error(r, p, shared[0]);
+	}
+	train_dp_update(r, lr);
+	if (r->dp.images) {
+		p->loss_sum += shared[0] / r->dp.images;
+		p->nloss++;
+	}
+	p->log_images += r->dp.images;
 	return 0;
 }
 
@@ -412,10 +510,9 @@ int train_loop(struct train_run *r)
 {
 	int64_t end = r->o.iters;
 	struct progress p = {0};
-	const struct loader_batch *b;
-	double loss, miou, lr = 0, shared[3];
+	double miou, lr = 0;
 	bool stopped = false;
-	int err = check_replicas(r), rc;
+	int err = check_replicas(r);
 
 	if (r->o.stop_after && r->ts.step + r->o.stop_after < end)
 		end = r->ts.step + r->o.stop_after;
@@ -428,28 +525,11 @@ int train_loop(struct train_run *r)
 		/* A signal reaches the ranks at different moments: they stop together. */
 		if ((stopped = dist_any(stop_signal != 0)))
 			break;
-		rc = loader_next(r->loader, &b);
 		lr = lr_at(&r->sched, r->ts.step);
-		shared[0] = 0;
-		err = rc < 0 ? rc : rc == 0 ? kn_error(KN_EIO, "the loader ended early")
-				  : forward(r, b, &shared[0]);
-		shared[1] = err != 0;
-		shared[2] = stop_signal != 0;
-		dist_sum_doubles(shared, 3);
-		if (shared[1] > 0) {
-			err = stop_on_failure(r, err, rc < 0);
+		err = r->dp.on ? private_iteration(r, &p, lr, &stopped)
+			       : batch_iteration(r, &p, lr, &stopped);
+		if (err || stopped)
 			break;
-		}
-		/* A signal during the forward pass: this iteration is left undone (resuming
-		 * repeats it), so that the save comes at once; mpirun gives the ranks little
-		 * time after passing a signal on (README). */
-		if ((stopped = shared[2] > 0))
-			break;
-		if ((err = update(r, &p, b, lr, shared[0], &loss)))
-			break;
-		p.loss_sum += loss;
-		p.nloss++;
-		p.log_images += (int64_t)b->n * r->ranks;
 		miou = -1;
 		if (r->ts.step % r->o.val_every == 0 || r->ts.step == r->o.iters) {
 			err = checkpoint_step(r, &miou, r->ts.step == r->o.iters);

@@ -25,7 +25,7 @@ struct run_option {
 	char value[PATH_MAX + 64];
 };
 
-enum { MAX_RUN_OPTIONS = 32 };
+enum { MAX_RUN_OPTIONS = 40 };
 
 static void put(struct run_option *o, int *n, const char *key, const char *label, bool fixed,
 		const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -90,6 +90,15 @@ static void put_training(const struct train_run *r, struct run_option *o, int *n
 	    t->class_weights ? t->class_weights : "none");
 	put(o, n, "kn_p", "--kn-p", true, "%.9g", (double)t->net.p);
 	put(o, n, "seed", "--seed", true, "%llu", (unsigned long long)t->seed);
+	/* A private run's mechanism (train_dp.c); "none" for the others. */
+	if (r->dp.on) {
+		put(o, n, "dp_clip", "--dp-clip", true, "%.17g", t->dp_clip);
+		put(o, n, "dp_noise", "noise multiplier", true, "%.17g", r->dp.sigma);
+		put(o, n, "dp_delta", "--dp-delta", true, "%.17g", t->dp_delta);
+		put(o, n, "dp_aug_mult", "--dp-aug-mult", true, "%d", t->dp_aug_mult);
+	} else {
+		put(o, n, "dp_noise", "differential privacy", true, "none");
+	}
 	/* Older runs have no such key: they drew one mask per batch (train.c). */
 	put(o, n, "mask_streams", "statistics dropout masks", true, "%s",
 	    r->image_streams ? "image" : "batch");

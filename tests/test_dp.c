@@ -6,12 +6,16 @@
  *   reproducible from (seed, step) at any thread count, other for another step; the
  *   secure source gives the same statistics and never the same values twice;
  * - Poisson batches: sizes with mean qN and binomial variance, every image at rate q,
- *   reproducible from the seed; q = 0 and q = 1.
+ *   reproducible from the seed; q = 0 and q = 1;
+ * - a private step's gradient: each image alone through a batch-1 model, summed with a
+ *   bound too large to clip and no noise, divided by the batch, is the gradient of the
+ *   same images as one batch (every pixel labelled, so each image weighs the same).
  */
 #include "tests/testutil.h"
 
 #include "nets/dp.h"
 #include "nets/gemm.h"
+#include "nets/model.h"
 #include "io/rng.h"
 
 #include <math.h>
@@ -212,6 +216,58 @@ static void test_poisson_batches(void **state)
 	free(idx), free(idx2), free(hits);
 }
 
+static void test_per_image_sum_is_the_batch_gradient(void **state)
+{
+	struct net_config cfg = net_config_default(NET_KNRESNET18, NET_HEAD_FPN, 4);
+	enum { N = 3, H = 64, W = 64 };
+	struct model *batch, *one;
+	size_t plane = (size_t)H * W, nparams;
+	float *x = malloc(N * 3 * plane * sizeof(float)), *sum;
+	uint8_t *labels = malloc(N * plane);
+	double norm, worst = 0, scale = 0;
+
+	(void)state;
+	cfg.width = 0.05f;
+	cfg.p = 0.05f;
+	fill_uniform(x, N * 3 * plane, -2, 2, 21);
+	for (size_t i = 0; i < N * plane; i++)
+		labels[i] = (uint8_t)(i * 7 % 4);
+	assert_int_equal(model_create(&batch, &cfg, N, H, W, MODEL_TRAIN), 0);
+	assert_int_equal(model_create(&one, &cfg, 1, H, W, MODEL_TRAIN), 0);
+	model_init_weights(batch, 3);
+	model_init_weights(one, 3);
+	nparams = batch->g.param_count;
+	sum = calloc(nparams, sizeof(float));
+	/* The same masks in both: per-image streams, image i of the batch = image0 i. */
+	batch->image_streams = one->image_streams = true;
+	batch->step = one->step = 9;
+	for (int i = 0; i < N; i++)
+		model_set_input(batch, i, x + i * 3 * plane, H, W);
+	model_forward(batch);
+	model_backward(batch, labels, NULL);
+	for (int i = 0; i < N; i++) {
+		one->image0 = i;
+		model_set_input(one, 0, x + i * 3 * plane, H, W);
+		model_forward(one);
+		model_backward(one, labels + i * plane, NULL);
+		norm = dp_add_clipped(sum, one->grads, nparams, 1e30);
+		assert_true(norm > 0 && isfinite(norm));
+	}
+	for (size_t p = 0; p < nparams; p++) {
+		double d = fabs((double)sum[p] / N - batch->grads[p]);
+
+		worst = d > worst ? d : worst;
+		scale = fabs((double)batch->grads[p]) > scale ? fabs((double)batch->grads[p]) : scale;
+	}
+	/* Float sums in another order: within 1e-5 of the largest gradient. */
+	if (worst > 1e-5 * scale)
+		fail_msg("per-image sum / N differs from the batch gradient by %g (largest %g)", worst,
+			 scale);
+	free(x), free(labels), free(sum);
+	model_destroy(batch);
+	model_destroy(one);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_noise_statistics_and_streams),
 		cmocka_unit_test(test_secure_noise),
 		cmocka_unit_test(test_poisson_batches),
+		cmocka_unit_test(test_per_image_sum_is_the_batch_gradient),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

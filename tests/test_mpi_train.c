@@ -2,8 +2,8 @@
  * knseg train as an MPI job (knseg-mpi under mpirun, several processes on this machine,
  * one thread each):
  * - the same global batch on P = 1, 2, 3 and 4 processes gives the same weights within
- *   TOLERANCE (only the order of float sums differs), and the same P twice gives the
- *   same checkpoint byte for byte;
+ *   TOLERANCE (only the order of float sums differs), and so does a private run (DP-SGD)
+ *   on 3; the same P twice gives the same checkpoint byte for byte;
  * - a run of P = 2 stopped half-way and resumed with P = 4 or P = 1 ends with the weights
  *   of the straight run, within the same tolerance;
  * - a corrupt training image ends the job with a message naming the file and the rank,
@@ -208,6 +208,12 @@ static void test_same_weights_on_any_count(void **state)
 		printf("P = %d: largest weight difference from P = 1: %.3g\n", p, d);
 		assert_true(d <= TOLERANCE);
 	}
+	/* A private run: the ranks share the Poisson batch, rank 0 adds the noise. */
+	train_into("dp1", 1, "--batch 6 --dp-clip 1 --dp-noise 0.5");
+	train_into("dp3", 3, "--batch 6 --dp-clip 1 --dp-noise 0.5");
+	printf("private, P = 3: largest weight difference from P = 1: %.3g\n",
+	       difference("dp3", "dp1"));
+	assert_true(difference("dp3", "dp1") <= TOLERANCE);
 	/* The same count twice: the same bytes. */
 	train_into("p2again", 2, "");
 	snprintf(a, sizeof(a), "%s/p2/last.safetensors", dir);
