@@ -8,7 +8,8 @@
  * - a longer run than the budget allows is refused on resume; so are median class
  *   weights, a missing noise or budget, bad values, and a private resume of a run that
  *   was not private;
- * - the secure noise source runs and says so.
+ * - the secure noise source runs and says so;
+ * - a step's noise moves the weights by sigma C / B per coordinate.
  */
 #include "tests/testutil.h"
 
@@ -163,6 +164,65 @@ static void test_secure_noise_source(void **state)
 	free(out);
 }
 
+/* The parameters of checkpoint name, in file order (backbone and head tensors). */
+static float *weights_of(const char *name, size_t *n)
+{
+	char path[1024];
+	struct safetensors_file f;
+	float *w = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(safetensors_read(path, &f), 0);
+	*n = 0;
+	for (size_t i = 0; i < f.n_tensors; i++) {
+		const struct safetensors_tensor *t = &f.tensors[i];
+
+		if (strncmp(t->name, "backbone.", 9) && strncmp(t->name, "head.", 5))
+			continue;
+		w = realloc(w, (*n + t->count) * sizeof(float));
+		memcpy(w + *n, t->data, t->count * sizeof(float));
+		*n += t->count;
+	}
+	safetensors_free(&f);
+	return w;
+}
+
+/*
+ * The noise of a step: with gradients clipped to almost nothing, one SGD step of lr 1
+ * (no momentum, no decay) with noise sigma moves every weight by -noise / B more than the
+ * same step without noise: mean 0 and standard deviation sigma C / B, within 6 standard
+ * errors.
+ */
+static void test_noise_of_a_step(void **state)
+{
+	const char *step = "--lr 1 --momentum 0 --weight-decay 0 --kn-p 0 --iters 1 --dp-clip 1e-3";
+	char args[2048];
+	float *a, *b;
+	size_t n, m;
+	double mean = 0, var = 0, want = 2 * 1e-3 / 4, d;
+
+	(void)state;
+	snprintf(args, sizeof(args), DP_ARGS "%s --dp-noise 0 --out %s/n0", dir, step, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	snprintf(args, sizeof(args), DP_ARGS "%s --dp-noise 2 --out %s/n2", dir, step, dir);
+	assert_int_equal(run_knseg(dir, args, NULL, NULL), 0);
+	a = weights_of("n0/last.safetensors", &n);
+	b = weights_of("n2/last.safetensors", &m);
+	assert_true(n == m && n > 10000);
+	for (size_t i = 0; i < n; i++)
+		mean += (double)b[i] - a[i];
+	mean /= (double)n;
+	for (size_t i = 0; i < n; i++) {
+		d = (double)b[i] - a[i] - mean;
+		var += d * d;
+	}
+	var /= (double)(n - 1);
+	if (fabs(mean) > 6 * want / sqrt((double)n) ||
+	    fabs(sqrt(var) - want) > 6 * want * sqrt(0.5 / (double)n) + 1e-3 * want)
+		fail_msg("weights moved by mean %g, sd %g; want 0 and %g", mean, sqrt(var), want);
+	free(a), free(b);
+}
+
 static void test_refusals(void **state)
 {
 	static const struct {
@@ -215,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_budget_found_and_kept),
 		cmocka_unit_test(test_resume_is_exact),
 		cmocka_unit_test(test_secure_noise_source),
+		cmocka_unit_test(test_noise_of_a_step),
 		cmocka_unit_test(test_refusals),
 	};
 
