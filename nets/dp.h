@@ -10,7 +10,8 @@
  *     dp_add_noise(sum, P, sigma * clip, ...);         Gaussian noise on every coordinate
  *     divide by the expected batch q N; optimizer step
  *
- * The privacy accountant that turns (q, sigma, steps) into (epsilon, delta) is separate.
+ * The privacy accountant that turns (q, sigma, steps) into (epsilon, delta) is
+ * nets/privacy.h; knseg train puts the pieces together in app/train_dp.c.
  *
  * Randomness is reproducible by default: the batch of a step comes from the stream
  * (seed, step) and the noise from streams (seed, step, block), each a function of the
