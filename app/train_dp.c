@@ -56,10 +56,14 @@ int train_dp_plan(struct train_run *r)
 		r->dp.sigma = o->dp_noise;
 		return 0;
 	}
-	if (privacy_sigma_for(r->dp.q, o->iters, o->dp_delta, o->dp_epsilon, &r->dp.sigma) < 0)
+	if (privacy_sigma_for(r->dp.q, o->iters, o->dp_delta, o->dp_epsilon, &r->dp.sigma) < 0) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", kn_errmsg()); /* kn_error writes over it */
 		return kn_error(KN_EINVAL, "no noise keeps %lld iterations at q = %.4g within epsilon "
 				"%g at delta %g: %s", (long long)o->iters, r->dp.q, o->dp_epsilon,
-				o->dp_delta, kn_errmsg());
+				o->dp_delta, why);
+	}
 	return 0;
 }
 
