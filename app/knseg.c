@@ -47,6 +47,15 @@ struct knseg {
 	char (*names)[NAME_MAX_LEN];
 };
 
+#define KNSEG_STR_(x) #x
+#define KNSEG_STR(x) KNSEG_STR_(x)
+
+const char *knseg_version(void)
+{
+	return KNSEG_STR(KNSEG_VERSION_MAJOR) "." KNSEG_STR(KNSEG_VERSION_MINOR) "." KNSEG_STR(
+		KNSEG_VERSION_PATCH);
+}
+
 struct knseg_options knseg_default_options(void)
 {
 	struct knseg_options o;

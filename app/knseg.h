@@ -1,7 +1,7 @@
 /*
  * knseg's public C API: load a trained checkpoint and segment RGB images.
  *
- *     #include "app/knseg.h"
+ *     #include <knseg/knseg.h>      (in the source tree: "app/knseg.h")
  *
  *     struct knseg *ks;
  *     if (knseg_open(&ks, "run/best.safetensors") < 0) {
@@ -21,7 +21,9 @@
  * One struct knseg is used by one thread at a time (it keeps its buffers between
  * calls); the work inside a call uses the threads set by knseg_set_threads. Errors return
  * a negative code and leave a one-line message for knseg_errmsg() on the calling thread.
- * Link with libknseg.a, OpenBLAS, libpng, libturbojpeg, OpenMP and libm.
+ * Installed (`make install`), `pkg-config --cflags --libs knseg` gives the flags (see
+ * README, Installing); in the tree, link with libknseg.a, OpenBLAS, libpng, libturbojpeg,
+ * OpenMP and libm. This header includes only standard headers.
  */
 #ifndef KNSEG_APP_KNSEG_H
 #define KNSEG_APP_KNSEG_H
@@ -29,6 +31,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The release; the Makefile reads these lines for the shared library's and knseg.pc's
+ * versions. */
+#define KNSEG_VERSION_MAJOR 0
+#define KNSEG_VERSION_MINOR 1
+#define KNSEG_VERSION_PATCH 0
 
 #define KNSEG_MAX_SCALES 8
 
@@ -52,6 +60,9 @@ struct knseg_options {
  * than the window is taken as the window's side, so that windows always cover every
  * pixel (the defaults, 1024x512 windows every 768x384, overlap by a quarter).
  */
+
+/* "MAJOR.MINOR.PATCH" of the library that runs (which may differ from the header's). */
+const char *knseg_version(void);
 
 /* Whole image, no flip, one scale. */
 struct knseg_options knseg_default_options(void);
@@ -102,5 +113,14 @@ int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
  * saved by `knseg predict --save-logits`.
  */
 int knseg_logits(struct knseg *ks, const uint8_t *rgb, int w, int h, float *logits);
+
+/*
+ * Reads a PNG or JPEG file as w*h interleaved RGB triples into *rgb, which the caller
+ * frees with free(). On failure *rgb is NULL.
+ */
+int knseg_read_image(const char *path, uint8_t **rgb, int *w, int *h);
+
+/* Writes w*h labels (class indices) as an 8-bit grayscale PNG. */
+int knseg_write_labels_png(const char *path, const uint8_t *labels, int w, int h);
 
 #endif

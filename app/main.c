@@ -4,19 +4,18 @@
  */
 #include "app/commands.h"
 #include "app/dist.h"
+#include "app/knseg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define KNSEG_VERSION "0.1.0"
-
 static int cmd_version(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	printf("knseg %s\n", KNSEG_VERSION);
+	printf("knseg %s\n", knseg_version());
 	return 0;
 }
 

@@ -4,12 +4,11 @@
  *
  *     build/release/tests/example_segment run/best.safetensors street.jpg mask.png
  *
- * Built with the tests (`make`); link line: libknseg.a plus OpenBLAS, libpng,
- * libturbojpeg, OpenMP and libm, as the Makefile does.
+ * It uses the public API only, as an installed copy gives it (<knseg/knseg.h>), so the
+ * same file builds against `make install`'s files with pkg-config (README, Installing;
+ * tests/test_install.sh does). In the tree the Makefile links it with libknseg.a.
  */
-#include "app/knseg.h"
-#include "io/image.h"
-#include "io/label.h"
+#include <knseg/knseg.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +16,8 @@
 int main(int argc, char **argv)
 {
 	struct knseg *ks;
-	struct image img;
-	struct label_image mask;
+	uint8_t *rgb, *mask;
+	int w, h, rc = 1;
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: %s CHECKPOINT IMAGE OUT.png\n", argv[0]);
@@ -28,24 +27,28 @@ int main(int argc, char **argv)
 		fprintf(stderr, "example_segment: %s\n", knseg_errmsg());
 		return 1;
 	}
-	if (image_read(argv[2], &img) < 0) {
+	if (knseg_read_image(argv[2], &rgb, &w, &h) < 0) {
 		fprintf(stderr, "example_segment: %s\n", knseg_errmsg());
-		knseg_close(ks);
-		return 1;
+		goto out_close;
 	}
-	label_init(&mask, img.w, img.h, 8);
-	if (knseg_segment(ks, img.rgb, img.w, img.h, NULL, mask.u8, NULL) < 0 ||
-	    label_write_png(argv[3], &mask) < 0) {
+	mask = malloc((size_t)w * (size_t)h);
+	if (!mask) {
+		fprintf(stderr, "example_segment: out of memory\n");
+		goto out_free_rgb;
+	}
+	if (knseg_segment(ks, rgb, w, h, NULL, mask, NULL) < 0 ||
+	    knseg_write_labels_png(argv[3], mask, w, h) < 0) {
 		fprintf(stderr, "example_segment: %s\n", knseg_errmsg());
-		label_free(&mask);
-		image_free(&img);
-		knseg_close(ks);
-		return 1;
+		goto out_free_mask;
 	}
-	printf("%s: %dx%d, %d classes -> %s\n", argv[2], img.w, img.h, knseg_num_classes(ks),
-	       argv[3]);
-	label_free(&mask);
-	image_free(&img);
+	printf("%s: %dx%d, %d classes, knseg %s -> %s\n", argv[2], w, h,
+	       knseg_num_classes(ks), knseg_version(), argv[3]);
+	rc = 0;
+out_free_mask:
+	free(mask);
+out_free_rgb:
+	free(rgb);
+out_close:
 	knseg_close(ks);
-	return 0;
+	return rc;
 }

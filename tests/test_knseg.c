@@ -286,6 +286,44 @@ static void test_errors(void **state)
 	knseg_close(ks);
 }
 
+/* knseg_version() is the header's three numbers. */
+static void test_version(void **state)
+{
+	char want[32];
+
+	(void)state;
+	snprintf(want, sizeof(want), "%d.%d.%d", KNSEG_VERSION_MAJOR, KNSEG_VERSION_MINOR,
+		 KNSEG_VERSION_PATCH);
+	assert_string_equal(knseg_version(), want);
+}
+
+/* A mask written by knseg_write_labels_png reads back as grey RGB of the same values. */
+static void test_image_files(void **state)
+{
+	char *dir = tmpdir_create(), path[512];
+	uint8_t lab[W * H], *rgb;
+	int w, h;
+
+	(void)state;
+	for (int i = 0; i < W * H; i++)
+		lab[i] = (uint8_t)(i * 7);
+	snprintf(path, sizeof(path), "%s/mask.png", dir);
+	assert_int_equal(knseg_write_labels_png(path, lab, W, H), 0);
+	assert_int_equal(knseg_read_image(path, &rgb, &w, &h), 0);
+	assert_int_equal(w, W);
+	assert_int_equal(h, H);
+	for (int i = 0; i < W * H; i++)
+		for (int c = 0; c < 3; c++)
+			assert_int_equal(rgb[3 * i + c], lab[i]);
+	free(rgb);
+	assert_true(knseg_write_labels_png(path, lab, 0, H) < 0);
+	snprintf(path, sizeof(path), "%s/none.png", dir);
+	assert_true(knseg_read_image(path, &rgb, &w, &h) < 0);
+	assert_null(rgb);
+	assert_non_null(strstr(knseg_errmsg(), "none.png"));
+	tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +333,8 @@ int main(void)
 		cmocka_unit_test(test_slide_flip_scales),
 		cmocka_unit_test(test_slide_stride_beyond_crop),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_version),
+		cmocka_unit_test(test_image_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
