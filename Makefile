@@ -26,7 +26,7 @@
 #
 # Sources are found by wildcard: a new .c file in nets/ io/ datasets/ metrics/ joins the
 # library, a new app/*.c joins the program, a new tests/test_*.c is a new test program.
-# The one exception is app/knseg.c, the embedding API (app/knseg.h): it sits in app/,
+# The one exception is app/knseg.c (and knseg_tile.c), the embedding API (app/knseg.h): it sits in app/,
 # on top of nets, datasets and metrics, but joins the library, since the tests and
 # programs that embed knseg link libknseg.a, not the program's objects.
 
@@ -57,7 +57,7 @@ CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(OPT) $(WARN) $(SAN) $(OMP) -I. -MMD -MP \
 LDLIBS = $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 TEST_LDLIBS = $(shell pkg-config --libs cmocka)
 
-EMBED_SRC := app/knseg.c
+EMBED_SRC := app/knseg.c app/knseg_tile.c
 LIB_SRC := $(wildcard nets/*.c io/*.c datasets/*.c metrics/*.c) $(EMBED_SRC)
 APP_SRC := $(filter-out $(EMBED_SRC) app/dist_mpi.c,$(wildcard app/*.c))
 TEST_SRC := $(wildcard tests/test_*.c)

@@ -34,12 +34,14 @@
 
 struct knseg;
 
-enum knseg_mode { KNSEG_WHOLE, KNSEG_SLIDE };
+enum knseg_mode { KNSEG_WHOLE, KNSEG_SLIDE, KNSEG_TILE };
 
 struct knseg_options {
 	enum knseg_mode mode;
 	int crop_w, crop_h;     /* KNSEG_SLIDE window (multiples of 32 are fastest) */
 	int stride_w, stride_h; /* KNSEG_SLIDE step between windows */
+	int tile_w, tile_h;     /* KNSEG_TILE tile (multiples of 32 are fastest) */
+	int overlap;            /* KNSEG_TILE pixels shared by neighbouring tiles */
 	bool flip;              /* also run the mirrored image and average */
 	int nscales;            /* 0 or 1 means the image's own scale only */
 	float scales[KNSEG_MAX_SCALES];
@@ -51,6 +53,21 @@ struct knseg_options {
  * the image's end, and the logits of overlapping windows are averaged. A stride larger
  * than the window is taken as the window's side, so that windows always cover every
  * pixel (the defaults, 1024x512 windows every 768x384, overlap by a quarter).
+ */
+
+/*
+ * Tiles (KNSEG_TILE): bounded memory for images of any size. The network is built once
+ * for the tile size (a tile larger than the image is cut to the image's side) and run
+ * on tiles that start every tile - overlap pixels, the last one flush with the image's
+ * end. Each tile's probabilities (softmax) are added with a weight that is 1 inside and
+ * falls linearly to 0 across the overlap at a border shared with another tile (not at
+ * the image's own edges), and divided by the summed weight: in a regular overlap the
+ * two tiles cross-fade, the one farther from its own border (whose padding and cut KN
+ * windows disturb its output) counting more. Only one band of tile_h rows of
+ * probabilities is kept; rows that no later tile touches are finished (labels, probs)
+ * as the tiles move down. Besides the network for one tile, the memory is about
+ * (K + 1) * tile_h * w + (3 + 2K) * tile_h * tile_w floats: it grows with the image's
+ * width, not its height. One scale and no flip; overlap is cut to tile - 1.
  */
 
 /* Whole image, no flip, one scale. */
@@ -90,7 +107,8 @@ int knseg_set_kn_eval(struct knseg *ks, const char *mode);
  * receives the class probabilities.
  *
  * Memory grows with the image: about (3 + 2K) floats per pixel besides the network's
- * activations for the image's (or the window's) size. When it cannot be had, the call
+ * activations for the image's (or the window's) size; KNSEG_TILE keeps only a band (see
+ * above), and labels and probs are then the caller's only whole-image buffers. When it cannot be had, the call
  * returns KN_ENOMEM (-3) with a message giving the bytes that were needed, and ks stays
  * usable for other images.
  */
