@@ -523,7 +523,7 @@ int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
 	if ((err = check_args(o, w, h)))
 		return err;
 	if (o->mode == KNSEG_TILE)
-		return knseg_segment_tiled(ks, rgb, w, h, o, labels, probs);
+		return knseg_segment_tiled(ks, rgb, NULL, NULL, w, h, o, labels, probs);
 	img = kn_try_malloc(3 * hw, sizeof(float), "the normalized image");
 	acc = img ? kn_try_malloc((size_t)k * hw, sizeof(float), "the class scores") : NULL;
 	if (!acc) {
@@ -549,6 +549,18 @@ int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
 	free(acc);
 	free(img);
 	return err;
+}
+
+int knseg_segment_rows(struct knseg *ks, knseg_read_rows_fn read, void *ctx, int w, int h,
+		       const struct knseg_options *opts, uint8_t *labels, float *probs)
+{
+	int err = opts ? check_args(opts, w, h) : 0;
+
+	if (err)
+		return err;
+	if (!opts || opts->mode != KNSEG_TILE)
+		return kn_error(KN_EINVAL, "reading the image in rows needs tiles (KNSEG_TILE)");
+	return knseg_segment_tiled(ks, NULL, read, ctx, w, h, opts, labels, probs);
 }
 
 int knseg_logits(struct knseg *ks, const uint8_t *rgb, int w, int h, float *logits)

@@ -116,6 +116,20 @@ int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
 		  const struct knseg_options *opts, uint8_t *labels, float *probs);
 
 /*
+ * Reads the next n rows of the image (n * w RGB triples, row-major) into rgb; 0, or a
+ * negative code that knseg_segment_rows stops with and returns.
+ */
+typedef int (*knseg_read_rows_fn)(void *ctx, uint8_t *rgb, int n);
+
+/*
+ * knseg_segment for opts->mode == KNSEG_TILE (required) with the pixels read in rows
+ * from the top, as the tiles need them: only a band of tile_h rows of the image is held
+ * (an image larger than the memory for its pixels, e.g. from io/pngrows.h).
+ */
+int knseg_segment_rows(struct knseg *ks, knseg_read_rows_fn read, void *ctx, int w, int h,
+		       const struct knseg_options *opts, uint8_t *labels, float *probs);
+
+/*
  * The raw logits (K, h, w) of a single whole-image pass at the image's own size, as
  * saved by `knseg predict --save-logits`.
  */

@@ -20,9 +20,11 @@ int knseg_run_pass(struct knseg *ks, const float *img, int h, int w, float *logi
 void knseg_add_softmax(float *acc, const float *logits, int k, size_t hw);
 void knseg_norm(const struct knseg *ks, const float **mean, const float **std);
 
-/* KNSEG_TILE inference (knseg.h), after knseg_segment has checked the common options. */
-int knseg_segment_tiled(struct knseg *ks, const uint8_t *rgb, int w, int h,
-			const struct knseg_options *o, uint8_t *labels, float *probs);
+/* KNSEG_TILE inference (knseg.h), after the caller has checked the common options. */
+/* The pixels are rgb (h, w, 3) or, when rgb is NULL, rows given by read. */
+int knseg_segment_tiled(struct knseg *ks, const uint8_t *rgb, knseg_read_rows_fn read,
+			void *ctx, int w, int h, const struct knseg_options *o, uint8_t *labels,
+			float *probs);
 
 int knseg_model_for(struct knseg *ks, int hp, int wp, struct model **out);
 

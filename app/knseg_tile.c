@@ -6,7 +6,9 @@
  * summed weights; band row 0 is image row band_y. Tile rows start at increasing y0, so
  * when a tile row starts at y0 > band_y the rows band_y..y0-1 receive nothing more:
  * they are finished (divided by the weight, written to labels and probs) and the band
- * is shifted up by y0 - band_y rows, which is at most the step tile_h - overlap.
+ * is shifted up by y0 - band_y rows, which is at most the step tile_h - overlap. The
+ * pixels come from the whole image or, for knseg_segment_rows, from a band of tile_h
+ * input rows that moves down with the tiles.
  */
 #include "app/knseg.h"
 #include "app/knseg_internal.h"
@@ -24,7 +26,40 @@ struct tiler {
 	float *acc, *wsum; /* the band: (k, th, w), (th, w) */
 	float *in, *lg, *pr; /* one tile: (3, th, tw), (k, th, tw), (k, th, tw) */
 	float *ry, *rx;    /* a tile's weight along y (th) and x (tw) */
+	/* The pixels: the whole image rgb (h, w, 3), or rows from read into band (th, w,
+	 * 3), whose row 0 is image row in_y and which holds rows up to in_end - 1. */
+	const uint8_t *rgb;
+	knseg_read_rows_fn read;
+	void *ctx;
+	uint8_t *band;
+	int in_y, in_end;
 };
+
+/* Image row y (w RGB triples), y within the rows the band holds. */
+static const uint8_t *src_row(const struct tiler *t, int y)
+{
+	if (t->rgb)
+		return t->rgb + (size_t)y * t->w * 3;
+	return t->band + (size_t)(y - t->in_y) * t->w * 3;
+}
+
+/* Makes the input band hold rows y0..y0+th-1, reading the rows not yet read. */
+static int fill_band(struct tiler *t, int y0)
+{
+	size_t row = (size_t)t->w * 3;
+	int keep = t->in_end - y0, err;
+
+	if (t->rgb)
+		return 0;
+	if (keep > 0 && y0 > t->in_y)
+		memmove(t->band, t->band + (size_t)(y0 - t->in_y) * row, (size_t)keep * row);
+	keep = keep > 0 ? keep : 0;
+	t->in_y = y0;
+	err = t->read(t->ctx, t->band + (size_t)keep * row, t->th - keep);
+	if (!err)
+		t->in_end = y0 + t->th;
+	return err;
+}
 
 /* As window_start in knseg.c: tiles every stride, the last flush with the end. */
 static int tile_start(int index, int stride, int tile, int side)
@@ -54,14 +89,13 @@ static void ramp(float *r, int n, int t0, int side, int ov)
 	}
 }
 
-/* Normalizes the tile (y0, x0) of rgb (h, w, 3) into t->in (3, th, tw). */
-static void crop_tile(struct tiler *t, const uint8_t *rgb, int y0, int x0, const float *mean,
-		      const float *std)
+/* Normalizes the tile (y0, x0) of the image into t->in (3, th, tw). */
+static void crop_tile(struct tiler *t, int y0, int x0, const float *mean, const float *std)
 {
 #pragma omp parallel for schedule(static)
 	for (int y = 0; y < t->th; y++)
 		for (int c = 0; c < 3; c++) {
-			const uint8_t *src = rgb + ((size_t)(y0 + y) * t->w + x0) * 3 + c;
+			const uint8_t *src = src_row(t, y0 + y) + (size_t)x0 * 3 + c;
 			float *dst = t->in + ((size_t)c * t->th + y) * t->tw;
 
 			for (int x = 0; x < t->tw; x++)
@@ -130,7 +164,9 @@ static int tiler_alloc(struct tiler *t)
 		       : NULL;
 	t->ry = t->in ? kn_try_malloc((size_t)t->th + t->tw, sizeof(float), "the tile weights")
 		      : NULL;
-	if (!t->ry)
+	if (t->ry && !t->rgb)
+		t->band = kn_try_malloc(band, 3, "the input rows");
+	if (!t->ry || (!t->rgb && !t->band))
 		return KN_ENOMEM;
 	memset(t->acc, 0, (size_t)(t->k + 1) * band * sizeof(float));
 	t->wsum = t->acc + (size_t)t->k * band;
@@ -150,10 +186,12 @@ static int check_tile_args(const struct knseg_options *o)
 	return 0;
 }
 
-int knseg_segment_tiled(struct knseg *ks, const uint8_t *rgb, int w, int h,
-			const struct knseg_options *o, uint8_t *labels, float *probs)
+int knseg_segment_tiled(struct knseg *ks, const uint8_t *rgb, knseg_read_rows_fn read,
+			void *ctx, int w, int h, const struct knseg_options *o, uint8_t *labels,
+			float *probs)
 {
-	struct tiler t = {.k = knseg_num_classes(ks), .w = w, .h = h};
+	struct tiler t = {.k = knseg_num_classes(ks), .w = w, .h = h, .rgb = rgb, .read = read,
+			  .ctx = ctx};
 	const float *mean, *std;
 	struct model *m;
 	int err = check_tile_args(o), ny, nx, sy, sx, band_y = 0;
@@ -176,6 +214,7 @@ int knseg_segment_tiled(struct knseg *ks, const uint8_t *rgb, int w, int h,
 		knseg_set_tile_bytes(ks, ((size_t)(t.k + 1) * t.th * w +
 					  (size_t)(3 + 2 * t.k) * t.th * t.tw +
 					  (size_t)t.th + t.tw) * sizeof(float) +
+						 (rgb ? 0 : (size_t)t.th * w * 3) +
 						 model_memory_bytes(m));
 	for (int iy = 0; iy < ny && !err; iy++) {
 		int y0 = tile_start(iy, sy, t.th, h);
@@ -183,12 +222,14 @@ int knseg_segment_tiled(struct knseg *ks, const uint8_t *rgb, int w, int h,
 		if (y0 > band_y)
 			finish_rows(&t, band_y, y0 - band_y, labels, probs);
 		band_y = y0;
+		if ((err = fill_band(&t, y0)))
+			break;
 		ramp(t.ry, t.th, y0, h, t.ovy);
 		for (int ix = 0; ix < nx && !err; ix++) {
 			int x0 = tile_start(ix, sx, t.tw, w);
 
 			ramp(t.rx, t.tw, x0, w, t.ovx);
-			crop_tile(&t, rgb, y0, x0, mean, std);
+			crop_tile(&t, y0, x0, mean, std);
 			err = knseg_run_pass(ks, t.in, t.th, t.tw, t.lg);
 			if (!err) {
 				memset(t.pr, 0, (size_t)t.k * t.th * t.tw * sizeof(float));
@@ -201,6 +242,7 @@ int knseg_segment_tiled(struct knseg *ks, const uint8_t *rgb, int w, int h,
 		finish_rows(&t, band_y, h - band_y, labels, probs);
 	else
 		kn_error_prefix(err, "image of %d x %d in tiles of %d x %d", w, h, t.tw, t.th);
+	free(t.band);
 	free(t.ry);
 	free(t.in);
 	free(t.acc);

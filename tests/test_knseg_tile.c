@@ -4,7 +4,8 @@
  * exactly; with real tiles the probabilities stay within the bounds measured per overlap
  * (printed, and quoted in README.md); probabilities sum
  * to 1; the memory of the tiled path does not grow with the image's height, and an
- * image too large to segment whole under an address-space limit segments in tiles; options
+ * image too large to segment whole under an address-space limit segments in tiles; rows
+ * read in order (from memory, or a PNG file read in bands) give the same; options
  * that tiles do not take are refused.
  */
 #include "tests/testutil.h"
@@ -12,6 +13,8 @@
 #include "app/knseg.h"
 #include "app/knseg_internal.h"
 #include "io/error.h"
+#include "io/image.h"
+#include "io/pngrows.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -215,6 +218,72 @@ static void test_tiles_fit_where_whole_does_not(void **state)
 		fail_msg("check %d failed in the child", WEXITSTATUS(status));
 }
 
+/* Rows of a whole image given in order, for knseg_segment_rows. */
+struct mem_rows {
+	const uint8_t *rgb;
+	int w, next;
+};
+
+static int read_mem_rows(void *ctx, uint8_t *rgb, int n)
+{
+	struct mem_rows *m = ctx;
+
+	memcpy(rgb, m->rgb + (size_t)m->next * m->w * 3, (size_t)n * m->w * 3);
+	m->next += n;
+	return 0;
+}
+
+static int read_png_rows(void *ctx, uint8_t *rgb, int n)
+{
+	return png_rows_read(ctx, rgb, n);
+}
+
+/*
+ * Reading the pixels in rows gives what the whole image gives, from memory and from a
+ * PNG file read in bands (io/pngrows.h), which decodes as the whole-image reader does.
+ */
+static void test_rows_equal_whole(void **state)
+{
+	struct knseg *ks;
+	struct knseg_options o = tile_options(256, 128, 48);
+	uint8_t *rgb = blocky_rgb(W, H, 4), *a = malloc(W * H), *b = malloc(W * H);
+	float *pa = malloc((size_t)K * W * H * 4), *pb = malloc((size_t)K * W * H * 4);
+	struct mem_rows m = {rgb, W, 0};
+	struct image img = {W, H, rgb}, back;
+	struct png_rows r;
+	char path[] = "/tmp/knseg_tile_XXXXXX";
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(knseg_open(&ks, CKPT), 0);
+	assert_int_equal(knseg_segment(ks, rgb, W, H, &o, a, pa), 0);
+	assert_int_equal(knseg_segment_rows(ks, read_mem_rows, &m, W, H, &o, b, pb), 0);
+	assert_int_equal(m.next, H);
+	assert_memory_equal(a, b, W * H);
+	assert_memory_equal(pa, pb, (size_t)K * W * H * 4);
+	assert_int_equal(image_write_png(path, &img), 0);
+	assert_int_equal(image_read(path, &back), 0);
+	assert_memory_equal(back.rgb, rgb, (size_t)W * H * 3);
+	image_free(&back);
+	assert_int_equal(png_rows_open(&r, path), 0);
+	assert_int_equal(r.w, W);
+	assert_int_equal(r.h, H);
+	memset(b, 0, W * H);
+	assert_int_equal(knseg_segment_rows(ks, read_png_rows, &r, W, H, &o, b, NULL), 0);
+	assert_int_equal(r.next, H);
+	assert_memory_equal(a, b, W * H);
+	assert_true(png_rows_read(&r, rgb, 1) < 0);
+	png_rows_close(&r);
+	o.mode = KNSEG_WHOLE;
+	assert_true(knseg_segment_rows(ks, read_mem_rows, &m, W, H, &o, b, NULL) < 0);
+	assert_true(png_rows_open(&r, CKPT) < 0);
+	unlink(path);
+	knseg_close(ks);
+	free(rgb), free(a), free(b), free(pa), free(pb);
+}
+
 static void test_tile_errors(void **state)
 {
 	struct knseg *ks;
@@ -244,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_one_tile_is_whole_image),
 		cmocka_unit_test(test_tiles_close_to_whole_image),
 		cmocka_unit_test(test_tile_memory_bounded),
+		cmocka_unit_test(test_rows_equal_whole),
 		cmocka_unit_test(test_tile_errors),
 	};
 
