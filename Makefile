@@ -63,7 +63,7 @@ CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(OPT) $(WARN) $(SAN) $(OMP) -I. -MMD -MP \
 LDLIBS = $(shell pkg-config --libs $(PKGS)) -lm -lpthread
 TEST_LDLIBS = $(shell pkg-config --libs cmocka)
 
-EMBED_SRC := app/knseg.c app/knseg_files.c
+EMBED_SRC := app/knseg.c app/knseg_files.c app/knseg_tile.c
 LIB_SRC := $(wildcard nets/*.c io/*.c datasets/*.c metrics/*.c) $(EMBED_SRC)
 APP_SRC := $(filter-out $(EMBED_SRC) app/dist_mpi.c,$(wildcard app/*.c))
 TEST_SRC := $(wildcard tests/test_*.c)

@@ -43,6 +43,7 @@ struct knseg {
 	int next_evict;
 	enum knorm_mode kn_eval;
 	int64_t calls;       /* advances the sampling stream in "sample" mode */
+	size_t tile_scratch; /* knseg_tile_bytes */
 	int nnames;
 	char (*names)[NAME_MAX_LEN];
 };
@@ -212,7 +213,7 @@ int knseg_set_kn_eval(struct knseg *ks, const char *mode)
 }
 
 /* The inference model for a padded size, created (evicting the oldest) when new. */
-static int model_for(struct knseg *ks, int hp, int wp, struct model **out)
+int knseg_model_for(struct knseg *ks, int hp, int wp, struct model **out)
 {
 	struct cached_model *c;
 	int err;
@@ -241,10 +242,10 @@ static int model_for(struct knseg *ks, int hp, int wp, struct model **out)
 }
 
 /* logits (K, h, w) of one pass over img (3, h, w). */
-static int run_whole(struct knseg *ks, const float *img, int h, int w, float *logits)
+int knseg_run_pass(struct knseg *ks, const float *img, int h, int w, float *logits)
 {
 	struct model *m;
-	int err = model_for(ks, model_padded_side(h), model_padded_side(w), &m);
+	int err = knseg_model_for(ks, model_padded_side(h), model_padded_side(w), &m);
 
 	if (err)
 		return err;
@@ -320,7 +321,7 @@ static int run_slide(struct knseg *ks, const float *img, int h, int w,
 			int x0 = window_start(ix, sw, cw, w);
 
 			crop_planes(win, img, 3, h, w, y0, x0, ch, cw);
-			err = run_whole(ks, win, ch, cw, wl);
+			err = knseg_run_pass(ks, win, ch, cw, wl);
 			if (!err)
 				add_window(logits, count, wl, k, h, w, y0, x0, ch, cw);
 		}
@@ -354,7 +355,7 @@ static void flip_planes(float *x, int c, int h, int w)
  * threads. Each exponential is computed twice, for the sum and for the share, rather
  * than kept in a k x block scratch too large for a thread's stack.
  */
-static void add_softmax(float *acc, const float *logits, int k, size_t hw)
+void knseg_add_softmax(float *acc, const float *logits, int k, size_t hw)
 {
 	size_t blocks = (hw + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK;
 
@@ -467,7 +468,7 @@ static int add_pass(struct knseg *ks, const float *img, int h, int w, float scal
 	if (flip)
 		flip_planes(in, 3, hs, ws);
 	err = o->mode == KNSEG_SLIDE ? run_slide(ks, in, hs, ws, o, lg)
-				     : run_whole(ks, in, hs, ws, lg);
+				     : knseg_run_pass(ks, in, hs, ws, lg);
 	if (!err) {
 		if (flip)
 			flip_planes(lg, k, hs, ws);
@@ -476,7 +477,7 @@ static int add_pass(struct knseg *ks, const float *img, int h, int w, float scal
 		else
 			upsample_bilinear_forward(full, lg, k, hs, ws, h, w);
 		if (!only_logits)
-			add_softmax(acc, full, k, (size_t)h * w);
+			knseg_add_softmax(acc, full, k, (size_t)h * w);
 	}
 	if (!only_logits)
 		free(full);
@@ -502,6 +503,22 @@ static int check_args(const struct knseg_options *o, int w, int h)
 	return 0;
 }
 
+void knseg_norm(const struct knseg *ks, const float **mean, const float **std)
+{
+	*mean = ks->meta.mean;
+	*std = ks->meta.std;
+}
+
+size_t knseg_tile_bytes(const struct knseg *ks)
+{
+	return ks->tile_scratch;
+}
+
+void knseg_set_tile_bytes(struct knseg *ks, size_t bytes)
+{
+	ks->tile_scratch = bytes;
+}
+
 int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
 		  const struct knseg_options *opts, uint8_t *labels, float *probs)
 {
@@ -514,6 +531,8 @@ int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
 
 	if ((err = check_args(o, w, h)))
 		return err;
+	if (o->mode == KNSEG_TILE)
+		return knseg_segment_tiled(ks, rgb, NULL, NULL, w, h, o, labels, probs);
 	img = kn_try_malloc(3 * hw, sizeof(float), "the normalized image");
 	acc = img ? kn_try_malloc((size_t)k * hw, sizeof(float), "the class scores") : NULL;
 	if (!acc) {
@@ -541,6 +560,18 @@ int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
 	return err;
 }
 
+int knseg_segment_rows(struct knseg *ks, knseg_read_rows_fn read, void *ctx, int w, int h,
+		       const struct knseg_options *opts, uint8_t *labels, float *probs)
+{
+	int err = opts ? check_args(opts, w, h) : 0;
+
+	if (err)
+		return err;
+	if (!opts || opts->mode != KNSEG_TILE)
+		return kn_error(KN_EINVAL, "reading the image in rows needs tiles (KNSEG_TILE)");
+	return knseg_segment_tiled(ks, NULL, read, ctx, w, h, opts, labels, probs);
+}
+
 int knseg_logits(struct knseg *ks, const uint8_t *rgb, int w, int h, float *logits)
 {
 	struct knseg_options def = knseg_default_options();
@@ -553,7 +584,7 @@ int knseg_logits(struct knseg *ks, const uint8_t *rgb, int w, int h, float *logi
 	if (!img)
 		return kn_error_prefix(KN_ENOMEM, "image of %d x %d", w, h);
 	normalize(img, rgb, w, h, ks->meta.mean, ks->meta.std);
-	err = run_whole(ks, img, h, w, logits);
+	err = knseg_run_pass(ks, img, h, w, logits);
 	if (err)
 		kn_error_prefix(err, "image of %d x %d", w, h);
 	free(img);

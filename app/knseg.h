@@ -42,12 +42,14 @@
 
 struct knseg;
 
-enum knseg_mode { KNSEG_WHOLE, KNSEG_SLIDE };
+enum knseg_mode { KNSEG_WHOLE, KNSEG_SLIDE, KNSEG_TILE };
 
 struct knseg_options {
 	enum knseg_mode mode;
 	int crop_w, crop_h;     /* KNSEG_SLIDE window (multiples of 32 are fastest) */
 	int stride_w, stride_h; /* KNSEG_SLIDE step between windows */
+	int tile_w, tile_h;     /* KNSEG_TILE tile (multiples of 32 are fastest) */
+	int overlap;            /* KNSEG_TILE pixels shared by neighbouring tiles */
 	bool flip;              /* also run the mirrored image and average */
 	int nscales;            /* 0 or 1 means the image's own scale only */
 	float scales[KNSEG_MAX_SCALES];
@@ -63,6 +65,21 @@ struct knseg_options {
 
 /* "MAJOR.MINOR.PATCH" of the library that runs (which may differ from the header's). */
 const char *knseg_version(void);
+
+/*
+ * Tiles (KNSEG_TILE): bounded memory for images of any size. The network is built once
+ * for the tile size (a tile larger than the image is cut to the image's side) and run
+ * on tiles that start every tile - overlap pixels, the last one flush with the image's
+ * end. Each tile's probabilities (softmax) are added with a weight that is 1 inside and
+ * falls linearly to 0 across the overlap at a border shared with another tile (not at
+ * the image's own edges), and divided by the summed weight: in a regular overlap the
+ * two tiles cross-fade, the one farther from its own border (whose padding and cut KN
+ * windows disturb its output) counting more. Only one band of tile_h rows of
+ * probabilities is kept; rows that no later tile touches are finished (labels, probs)
+ * as the tiles move down. Besides the network for one tile, the memory is about
+ * (K + 1) * tile_h * w + (3 + 2K) * tile_h * tile_w floats: it grows with the image's
+ * width, not its height. One scale and no flip; overlap is cut to tile - 1.
+ */
 
 /* Whole image, no flip, one scale. */
 struct knseg_options knseg_default_options(void);
@@ -101,12 +118,27 @@ int knseg_set_kn_eval(struct knseg *ks, const char *mode);
  * receives the class probabilities.
  *
  * Memory grows with the image: about (3 + 2K) floats per pixel besides the network's
- * activations for the image's (or the window's) size. When it cannot be had, the call
+ * activations for the image's (or the window's) size; KNSEG_TILE keeps only a band (see
+ * above), and labels and probs are then the caller's only whole-image buffers. When it cannot be had, the call
  * returns KN_ENOMEM (-3) with a message giving the bytes that were needed, and ks stays
  * usable for other images.
  */
 int knseg_segment(struct knseg *ks, const uint8_t *rgb, int w, int h,
 		  const struct knseg_options *opts, uint8_t *labels, float *probs);
+
+/*
+ * Reads the next n rows of the image (n * w RGB triples, row-major) into rgb; 0, or a
+ * negative code that knseg_segment_rows stops with and returns.
+ */
+typedef int (*knseg_read_rows_fn)(void *ctx, uint8_t *rgb, int n);
+
+/*
+ * knseg_segment for opts->mode == KNSEG_TILE (required) with the pixels read in rows
+ * from the top, as the tiles need them: only a band of tile_h rows of the image is held
+ * (an image larger than the memory for its pixels, e.g. from io/pngrows.h).
+ */
+int knseg_segment_rows(struct knseg *ks, knseg_read_rows_fn read, void *ctx, int w, int h,
+		       const struct knseg_options *opts, uint8_t *labels, float *probs);
 
 /*
  * The raw logits (K, h, w) of a single whole-image pass at the image's own size, as

@@ -355,5 +355,10 @@ int seg_finish(const char *cmd, struct knseg_options *seg)
 		return usage_error(cmd, "--stride %dx%d is larger than the window %dx%d (--crop): "
 				   "pixels between windows would get no prediction",
 				   seg->stride_w, seg->stride_h, seg->crop_w, seg->crop_h);
+	if (!seg->tile_w)
+		return 0;
+	if (seg->mode == KNSEG_SLIDE || seg->flip || seg->nscales > 1 || seg->scales[0] != 1.0f)
+		return usage_error(cmd, "--tile takes neither --mode slide, --flip nor --scales");
+	seg->mode = KNSEG_TILE;
 	return 0;
 }

@@ -144,6 +144,11 @@ int opt_parse_scales(const char *cmd, const struct opt *o, const char *arg, void
 	{"stride", OPT_SIZE, offsetof(T, m.stride_w), offsetof(T, m.stride_h), .lo = 1, \
 	 .hi = 16384, .arg = "WxH",                                                        \
 	 .help = "sliding step, at most the window (default 3/4 of it)"},                  \
+	{"tile", OPT_SIZE, offsetof(T, m.tile_w), offsetof(T, m.tile_h), .lo = 32,      \
+	 .hi = 16384, .arg = "WxH",                                                        \
+	 .help = "tiled inference with bounded memory (any image size)"},                  \
+	{"overlap", OPT_INT, offsetof(T, m.overlap), .lo = 0, .hi = 16383, .def = "32",  \
+	 .arg = "N", .help = "pixels neighbouring tiles share"},                            \
 	{"flip", OPT_FLAG, offsetof(T, m.flip),                                          \
 	 .help = "average with the mirrored image"},                                       \
 	{"scales", OPT_CUSTOM, offsetof(T, m), .parse = opt_parse_scales, .def = "1",   \
@@ -161,7 +166,8 @@ struct knseg_options;
  * After parsing: a stride not given is 3/4 of the window on each side (768x384 for the
  * default 1024x512), so that windows overlap whatever --crop says; a --stride larger
  * than the window, which would leave pixels between windows without a prediction, is a
- * usage error. 0 or the usage exit status after a message.
+ * usage error. --tile asks for KNSEG_TILE (not with --mode slide, --flip or several
+ * scales). 0 or the usage exit status after a message.
  */
 int seg_finish(const char *cmd, struct knseg_options *seg);
 

@@ -28,6 +28,7 @@
 #include "io/image.h"
 #include "io/label.h"
 #include "io/npy.h"
+#include "io/pngrows.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -209,14 +210,65 @@ static int write_outputs(const struct predict_opts *o, struct knseg *ks,
 	return err;
 }
 
+static int read_png_rows(void *ctx, uint8_t *rgb, int n)
+{
+	return png_rows_read(ctx, rgb, n);
+}
+
+/* True when file starts as a PNG does. */
+static bool is_png(const char *file)
+{
+	unsigned char sig[8];
+	FILE *f = fopen(file, "rb");
+	bool png = f && fread(sig, 1, 8, f) == 8 && !memcmp(sig, pngio_signature, 8);
+
+	if (f)
+		fclose(f);
+	return png;
+}
+
+/*
+ * With --tile, a non-interlaced PNG whose outputs need no pixels (not overlay, not
+ * --save-logits) is read in bands of rows: only the labels are whole. 1 when it was
+ * done (or failed: err), 0 when file takes the whole-image path.
+ */
+static int predict_png_rows(const struct predict_opts *o, struct knseg *ks, const char *file,
+			    const char *stem, int *err)
+{
+	struct png_rows r;
+	struct image img = {0};
+	uint8_t *labels;
+
+	if (o->seg.mode != KNSEG_TILE || (o->formats & OUT_OVERLAY) || o->logits || !is_png(file))
+		return 0;
+	if ((*err = png_rows_open(&r, file)) < 0) {
+		/* An interlaced PNG is read whole; other errors are the file's. */
+		return *err != KN_EINVAL;
+	}
+	labels = kn_try_malloc((size_t)r.w * r.h, 1, "the labels");
+	*err = labels ? knseg_segment_rows(ks, read_png_rows, &r, r.w, r.h, &o->seg, labels, NULL)
+		      : KN_ENOMEM;
+	if (*err)
+		kn_error_prefix(*err, "'%s'", file);
+	img.w = r.w;
+	img.h = r.h;
+	png_rows_close(&r);
+	if (!*err && (*err = write_outputs(o, ks, &img, labels, stem)) == KN_ENOMEM)
+		kn_error_prefix(*err, "'%s'", file);
+	free(labels);
+	return 1;
+}
+
 static int predict_one(const struct predict_opts *o, struct knseg *ks, const char *file,
 		       const char *stem)
 {
 	struct image img;
 	uint8_t *labels;
-	int err = image_read(file, &img);
+	int err;
 
-	if (err)
+	if (predict_png_rows(o, ks, file, stem, &err))
+		return err;
+	if ((err = image_read(file, &img)))
 		return err;
 	labels = kn_try_malloc((size_t)img.w * img.h, 1, "the labels");
 	if (!labels) {

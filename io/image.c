@@ -52,24 +52,14 @@ void image_free(struct image *img)
 /* The libpng calls of png_decode_rgb, under one setjmp (see pngio.h). */
 static int png_rgb_run(struct pngio *p, size_t max_pixels)
 {
-	int type, depth, err;
+	int err;
 
 	if (setjmp(png_jmpbuf(p->png)))
 		return p->err;
 	err = pngio_read_header(p, max_pixels);
 	if (err)
 		return err;
-	type = png_get_color_type(p->png, p->info);
-	depth = png_get_bit_depth(p->png, p->info);
-	if (type == PNG_COLOR_TYPE_PALETTE)
-		png_set_palette_to_rgb(p->png);
-	if (type == PNG_COLOR_TYPE_GRAY && depth < 8)
-		png_set_expand_gray_1_2_4_to_8(p->png);
-	if (depth == 16)
-		png_set_scale_16(p->png);
-	if (!(type & PNG_COLOR_MASK_COLOR))
-		png_set_gray_to_rgb(p->png);
-	png_set_strip_alpha(p->png);
+	pngio_set_rgb8(p);
 	return pngio_read_pixels(p, 3, 1);
 }
 

@@ -102,6 +102,21 @@ int pngio_read_header(struct pngio *p, size_t max_pixels)
 	return 0;
 }
 
+void pngio_set_rgb8(struct pngio *p)
+{
+	int type = png_get_color_type(p->png, p->info), depth = png_get_bit_depth(p->png, p->info);
+
+	if (type == PNG_COLOR_TYPE_PALETTE)
+		png_set_palette_to_rgb(p->png);
+	if (type == PNG_COLOR_TYPE_GRAY && depth < 8)
+		png_set_expand_gray_1_2_4_to_8(p->png);
+	if (depth == 16)
+		png_set_scale_16(p->png);
+	if (!(type & PNG_COLOR_MASK_COLOR))
+		png_set_gray_to_rgb(p->png);
+	png_set_strip_alpha(p->png);
+}
+
 int pngio_read_pixels(struct pngio *p, int channels, int bytes_per_sample)
 {
 	char what[300];

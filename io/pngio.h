@@ -58,6 +58,9 @@ void pngio_read_destroy(struct pngio *p);
  */
 int pngio_read_header(struct pngio *p, size_t max_pixels);
 
+/* The transforms to 8-bit RGB (any colour type and depth; alpha dropped). */
+void pngio_set_rgb8(struct pngio *p);
+
 /*
  * After the caller's transforms: reads the whole image (interlaced or not) and the
  * chunks up to IEND into p->pixels, h rows of w * channels samples of bytes_per_sample
