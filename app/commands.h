@@ -25,6 +25,7 @@ int cmd_score(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /*
  * Writes s with a newline as the two characters \n and other control bytes as \xNN, so

@@ -145,6 +145,16 @@ int knseg_wrap(struct knseg **out, const struct checkpoint_meta *meta, const str
 	return 0;
 }
 
+const struct checkpoint_meta *knseg_checkpoint_meta(const struct knseg *ks)
+{
+	return &ks->meta;
+}
+
+const float *knseg_params(const struct knseg *ks)
+{
+	return ks->owner->params;
+}
+
 void knseg_close(struct knseg *ks)
 {
 	if (!ks)

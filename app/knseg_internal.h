@@ -15,6 +15,11 @@
  */
 int knseg_wrap(struct knseg **out, const struct checkpoint_meta *meta, const struct model *src);
 
+/* The checkpoint's metadata, and its parameters laid out as net_build's graph has them
+ * (knseg export). */
+const struct checkpoint_meta *knseg_checkpoint_meta(const struct knseg *ks);
+const float *knseg_params(const struct knseg *ks);
+
 /* The parts of struct knseg and of one pass that the tiled mode (knseg_tile.c) uses. */
 int knseg_run_pass(struct knseg *ks, const float *img, int h, int w, float *logits);
 void knseg_add_softmax(float *acc, const float *logits, int k, size_t hw);

@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{"score", "score existing prediction masks on a dataset split", cmd_score, false},
 	{"data", "inspect a dataset: sizes, class pixel shares, bad files", cmd_data, false},
 	{"synth", "write a synthetic street-scene dataset", cmd_synth, false},
+	{"export", "write a checkpoint as an ONNX model", cmd_export, false},
 	{"version", "print the version", cmd_version, false},
 };
 
