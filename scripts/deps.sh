@@ -1,11 +1,14 @@
 #!/bin/sh
-# The libraries and tools knseg needs. Usage: scripts/deps.sh [build|fuzz|bench|check]
+# The libraries and tools knseg needs. Usage: scripts/deps.sh [build|fuzz|bench|onnx|check]
 #   build (default): installs the missing Debian packages: compiler, pkg-config, libpng,
 #                    TurboJPEG, OpenBLAS (its OpenMP build), cmocka, Open MPI (for
 #                    knseg-mpi and its tests); nothing when all are present.
 #   fuzz:            the above plus clang and its runtime, for the libFuzzer targets.
 #   bench:           the above plus python3-torch, for the PyTorch comparisons and for
 #                    regenerating test fixtures.
+#   onnx:            build's packages plus python3-onnx, Node.js and npm, then the
+#                    onnxruntime-node pinned in scripts/npm (into build/npm/node_modules),
+#                    for the ONNX export tests and scripts/onnx_run.js.
 #   check:           installs nothing: says in one line per library which one pkg-config
 #                    cannot find (on any distribution), and fails if any is missing.
 # Installing needs root (make deps, make test, make demo call it); plain make only checks.
@@ -38,8 +41,14 @@ case $mode in
 build) ;;
 fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 bench) pkgs="$pkgs python3-torch python3-numpy" ;;
+onnx)
+	pkgs="$pkgs python3-onnx python3-numpy"
+	# A Node.js from outside Debian may bundle npm (and conflict with Debian's npm):
+	# Debian's two are installed only when there is no npm at all.
+	command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
+	;;
 *)
-	echo "deps: unknown mode '$mode' (build, fuzz, bench or check)" >&2
+	echo "deps: unknown mode '$mode' (build, fuzz, bench, onnx or check)" >&2
 	exit 2
 	;;
 esac
@@ -52,15 +61,27 @@ for p in $pkgs; do
 	*) missing="$missing $p" ;;
 	esac
 done
-[ -z "$missing" ] && exit 0
-
-if [ "$(id -u)" != 0 ]; then
-	echo "deps: missing Debian packages:$missing" >&2
-	echo "deps: run as root, or: sudo apt-get install$missing" >&2
-	exit 1
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: missing Debian packages:$missing" >&2
+		echo "deps: run as root, or: sudo apt-get install$missing" >&2
+		exit 1
+	fi
+	echo "deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-echo "deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+
+# onnxruntime-node as locked in scripts/npm, installed again when the lock changes.
+# ONNXRUNTIME_NODE_INSTALL=skip: no GPU download; the package ships the CPU library.
+npm_dir=build/npm
+if [ "$mode" = onnx ] && { [ ! -d "$npm_dir/node_modules/onnxruntime-node" ] ||
+	! cmp -s scripts/npm/package-lock.json "$npm_dir/package-lock.json"; }; then
+	echo "deps: installing onnxruntime-node into $npm_dir"
+	mkdir -p "$npm_dir"
+	cp scripts/npm/package.json scripts/npm/package-lock.json "$npm_dir/"
+	ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error \
+		--prefix "$npm_dir"
+fi
