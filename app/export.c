@@ -70,9 +70,24 @@ static void free_meta(struct meta_list *l)
 		free(l->kv[i]);
 }
 
+/* The shortest decimal text that reads back as v (at most 9 digits, float's limit). */
+static void float_text(char out[32], float v)
+{
+	for (int digits = 1; digits <= 9; digits++) {
+		snprintf(out, 32, "%.*g", digits, (double)v);
+		if (strtof(out, NULL) == v)
+			return;
+	}
+}
+
 static char *triple(const float v[3])
 {
-	return xformat("%.9g,%.9g,%.9g", (double)v[0], (double)v[1], (double)v[2]);
+	char a[32], b[32], c[32];
+
+	float_text(a, v[0]);
+	float_text(b, v[1]);
+	float_text(c, v[2]);
+	return xformat("%s,%s,%s", a, b, c);
 }
 
 /* "r g b" per class, comma-separated: the checkpoint's colours format. */
@@ -98,7 +113,12 @@ static void collect_meta(struct meta_list *l, const struct knseg *ks,
 	add_meta(l, "producer", xformat("knseg %s", knseg_version()));
 	add_meta(l, "arch", xformat("%s", net_arch_name(m->cfg.arch)));
 	add_meta(l, "head", xformat("%s", net_head_name(m->cfg.head)));
-	add_meta(l, "width", xformat("%.9g", (double)m->cfg.width));
+	{
+		char w[32];
+
+		float_text(w, m->cfg.width);
+		add_meta(l, "width", xformat("%s", w));
+	}
 	add_meta(l, "num_classes", xformat("%d", m->cfg.num_classes));
 	add_meta(l, "classes", xformat("%s", m->classes));
 	add_meta(l, "colors", colors_text(ks));
@@ -141,7 +161,7 @@ static int export_model(const struct export_cmd *o, const struct knseg *ks, size
 
 int cmd_export(int argc, char **argv)
 {
-	struct export_cmd o;
+	struct export_cmd o = {0};
 	struct knseg *ks;
 	size_t bytes = 0;
 	int rc = opt_parse(&export_command, argc, argv, &o, NULL);

@@ -7,6 +7,7 @@
 //   float32 .npy and, when OUT_LABELS is given, "labels" as int64 .npy.
 //   --threads N: intra-op threads (default 1). --time ITERS: after one untimed warm-up,
 //   times ITERS runs and prints one JSON line; the outputs are those of the last run.
+//        node scripts/onnx_run.js --probe   (loads onnxruntime-node, prints its version)
 // Exit codes: 0 ok, 1 error (one line on stderr), 2 usage, 77 onnxruntime-node missing.
 'use strict';
 const fs = require('fs');
@@ -182,6 +183,11 @@ function outputOf(res, name, type, model) {
 }
 
 async function main() {
+	if (process.argv.length === 3 && process.argv[2] === '--probe') {
+		const ort = loadOrt();
+		process.stdout.write(`onnxruntime-node ${ort.env.versions.common}\n`);
+		return;
+	}
 	const a = parseArgs(process.argv.slice(2));
 	if (!a) {
 		process.stderr.write(USAGE + '\n');
