@@ -21,11 +21,13 @@
 struct export_cmd {
 	const char *checkpoint, *onnx, *kn_eval;
 	int w, h;
+	struct net_config net; /* without a checkpoint: an untrained network */
+	uint64_t seed;
 };
 
 #define F(m) offsetof(struct export_cmd, m)
 static const struct opt export_opts[] = {
-	{"checkpoint", OPT_STRING, F(checkpoint), .required = true, .arg = "FILE",
+	{"checkpoint", OPT_STRING, F(checkpoint), .arg = "FILE",
 	 .help = "the knseg checkpoint (model or train) to export"},
 	{"onnx", OPT_STRING, F(onnx), .required = true, .arg = "OUT",
 	 .help = "the ONNX file to write (replaced atomically)"},
@@ -33,19 +35,28 @@ static const struct opt export_opts[] = {
 	 .help = "fix the input size (default: dynamic batch, height and width)"},
 	{"kn-eval", OPT_STRING, F(kn_eval), .arg = "MODE",
 	 .help = "KN statistics: expected | none (default: the checkpoint's)"},
+	{.kind = OPT_SECTION,
+	 .help = "without --checkpoint, an untrained network (benchmarks, deployment tests):"},
+	NET_OPTS(struct export_cmd, net, "fcn"),
+	{"classes", OPT_INT, F(net.num_classes), .lo = 1, .hi = 255, .def = "19", .arg = "K",
+	 .help = "classes"},
+	{"seed", OPT_U64, F(seed), .def = "1", .arg = "S", .help = "weight initialization seed"},
 	{0},
 };
 #undef F
 
 static const struct opt_command export_command = {
 	"export",
-	"usage: knseg export --checkpoint FILE --onnx OUT [--size WxH] [--kn-eval MODE]\n\n"
+	"usage: knseg export --checkpoint FILE --onnx OUT [--size WxH] [--kn-eval MODE]\n"
+	"       knseg export --onnx OUT [--arch A] [--head H] [--width W] [--classes K]\n"
+	"                    [--seed S] [--size WxH]\n\n"
 	"Writes the network as a standard ONNX model (opset 13, no custom operators).\n"
 	"Input \"image\": float32 (N, 3, H, W), RGB values 0..255; the checkpoint's\n"
 	"normalization and padding to multiples of 32 happen inside. Outputs \"logits\":\n"
 	"float32 (N, K, H, W) and \"labels\": int64 (N, H, W), as knseg predict computes\n"
 	"them for a whole image. The classes, colours, mean and std are in the model's\n"
-	"metadata_props.\n",
+	"metadata_props. Without --checkpoint, a network with freshly initialized\n"
+	"weights (Kaiming-normal, zero biases) and the default normalization.\n",
 	export_opts,
 	false,
 };
@@ -159,24 +170,47 @@ static int export_model(const struct export_cmd *o, const struct knseg *ks, size
 	return err;
 }
 
+/* A struct knseg over an untrained network of o's configuration; *owner holds the
+ * parameters (destroyed by the caller after ks). */
+static int open_untrained(const struct export_cmd *o, struct knseg **ks, struct model **owner)
+{
+	struct checkpoint_meta meta;
+	struct net_config cfg = net_config_default(o->net.arch, o->net.head, o->net.num_classes);
+	int err;
+
+	cfg.width = o->net.width;
+	if ((err = model_create(owner, &cfg, 1, 32, 32, MODEL_EVAL)) < 0)
+		return err;
+	model_init_weights(*owner, o->seed);
+	checkpoint_meta_default(&meta, &cfg);
+	if ((err = knseg_wrap(ks, &meta, *owner)) < 0) {
+		model_destroy(*owner);
+		*owner = NULL;
+	}
+	return err;
+}
+
 int cmd_export(int argc, char **argv)
 {
 	struct export_cmd o = {0};
 	struct knseg *ks;
+	struct model *owner = NULL;
 	size_t bytes = 0;
 	int rc = opt_parse(&export_command, argc, argv, &o, NULL);
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (knseg_open(&ks, o.checkpoint) < 0)
+	if (o.checkpoint ? knseg_open(&ks, o.checkpoint) < 0 : open_untrained(&o, &ks, &owner) < 0)
 		return die("%s", knseg_errmsg());
 	rc = export_model(&o, ks, &bytes);
 	if (rc == KN_EINVAL) {
 		knseg_close(ks);
+		model_destroy(owner);
 		return usage_error("export", "%s", kn_errmsg());
 	}
 	if (rc < 0) {
 		knseg_close(ks);
+		model_destroy(owner);
 		return die("%s", kn_errmsg());
 	}
 	{
@@ -187,5 +221,6 @@ int cmd_export(int argc, char **argv)
 		       (double)m->cfg.width, m->cfg.num_classes, ONNX_OPSET, bytes);
 	}
 	knseg_close(ks);
+	model_destroy(owner);
 	return 0;
 }

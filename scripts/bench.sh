@@ -106,9 +106,36 @@ run_workload() {
 		echo "$key" >>"$tmp/knseg_done"
 		# shellcheck disable=SC2086
 		measure "$knseg" bench $shape --iters "$kn_n" --json -
+		ort_forward "$arch" "$head" "$batch" "$size" "$threads" "$kn_n"
 	fi
 	# shellcheck disable=SC2086
 	measure "$py" scripts/bench_torch.py $shape --iters "$n" --stats "$ref" --json
+}
+
+# ONNX Runtime on the same network (knseg export of an untrained one), inference forward
+# at the same threads: one result line keyed like the workload. Skipped, with a line in
+# the report, when onnxruntime-node is missing (scripts/deps.sh onnx installs it).
+ort_forward() {
+	arch=$1 head=$2 batch=$3 size=$4 threads=$5 n=$6
+	[ "$ort" = yes ] || return 0
+	model=$tmp/${arch}_$head.onnx input=$tmp/input_${batch}_$size.npy
+	[ -f "$model" ] || "$knseg" export --arch "$arch" --head "$head" --onnx "$model" >/dev/null
+	[ -f "$input" ] || "$py" -c 'import numpy, sys
+b, w, h = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+x = numpy.random.default_rng(1).uniform(0, 255, (b, 3, h, w)).astype(numpy.float32)
+numpy.save(sys.argv[4], x)' "$batch" "${size%x*}" "${size#*x}" "$input"
+	echo "+ node scripts/onnx_run.js $model ... --threads $threads --time $n" \
+		" # load $(cut -d ' ' -f 1 /proc/loadavg)"
+	if timeout "$limit" node scripts/onnx_run.js "$model" "$input" "$tmp/ort_out.npy" \
+		--threads "$threads" --time "$n" </dev/null >"$tmp/one"; then
+		printf '{"tool": "onnxruntime", "arch": "%s", "head": "%s", "batch": %d, ' \
+			"$arch" "$head" "$batch" >>"$out"
+		printf '"width_px": %d, "height_px": %d, "threads": %d, "run": %s}\n' \
+			"${size%x*}" "${size#*x}" "$threads" "$(tail -n 1 "$tmp/one")" >>"$out"
+	else
+		echo "bench: onnxruntime failed with status $?: $model" >&2
+		failed=1
+	fi
 }
 
 start=$(date +%s)
@@ -139,7 +166,14 @@ echo "load average at start: $(cut -d ' ' -f 1-3 /proc/loadavg)"
 echo "commit: $(git describe --always --dirty 2>/dev/null || echo unknown)"
 blas=$(pkg-config --modversion openblas 2>/dev/null || echo '?')
 torch=$("$py" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo '?')
-echo "OpenBLAS $blas, PyTorch $torch"
+if node scripts/onnx_run.js --probe >"$tmp/ort_version" 2>/dev/null; then
+	ort=yes
+else
+	ort=no
+	echo "onnxruntime-node is not installed: no ONNX Runtime column (scripts/deps.sh onnx)" \
+		>"$tmp/ort_version"
+fi
+echo "OpenBLAS $blas, PyTorch $torch, $(cat "$tmp/ort_version")"
 echo "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-unset}" \
 	"(knseg and bench_sgemm: 30000 spins when both are unset; PyTorch: its runtime's default)"
 echo "iterations: $iters timed after 1 warm-up (PyTorch with unfold statistics:" \

@@ -8,7 +8,9 @@ Input: one JSON object per line, in any order:
                                       it runs the row;
   {"tool": "knseg", ...}              `knseg bench --json -`;
   {"tool": "pytorch-boxsum"|"pytorch-unfold", ...}   scripts/bench_torch.py --json;
-  {"tool": "sgemm", "threads", "gflops", "shapes"}   tests/bench_sgemm --json.
+  {"tool": "sgemm", "threads", "gflops", "shapes"}   tests/bench_sgemm --json;
+  {"tool": "onnxruntime", arch..threads, "run": {...}}   scripts/onnx_run.js --time on
+                                      the network knseg exports, keyed like the workload.
 Results join rows by arch, head, width, batch, size and threads. A measurement that is
 missing (its run failed) prints n/a; the exit status is then 1. Without workload lines
 (an older results file), every PyTorch line makes a row.
@@ -86,6 +88,9 @@ def load(path):
                 print("bench_table: %s:%d is not JSON, skipped" % (path, n), file=sys.stderr)
                 continue
             if isinstance(row, dict) and isinstance(row.get("tool"), str):
+                run = row.get("run")
+                if row["tool"] == "onnxruntime" and isinstance(run, dict):
+                    row["forward_s"] = run.get("median_s")
                 rows.append(row)
     return rows
 
@@ -244,6 +249,26 @@ def print_main(res):
     print()
 
 
+def print_ort(res):
+    """ONNX Runtime running the exported network against knseg's forward pass."""
+    ort = res.by_tool.get("onnxruntime", {})
+    if not ort:
+        return
+    header = ["workload", "fwd s knseg", "fwd s onnxruntime", "ratio"]
+    rows = []
+    for k in res.by_tool.get("knseg", {}):
+        kn, o = res.get("knseg", k), ort.get(k)
+        if o is None:
+            res.missing.append("onnxruntime %s" % label(k))
+        rows.append([label(k), fmt(num(kn, "forward_s"), "%.3f"), fmt(num(o, "forward_s"), "%.3f"),
+                     fmt(ratio(num(o, "forward_s"), num(kn, "forward_s")), "%.2f")])
+    print("ONNX Runtime on the same network (knseg export, untrained weights; its graph also\n"
+          "normalizes, pads and crops, a few ms), inference forward at the same threads.\n"
+          "ratio: onnxruntime time / knseg time (above 1: knseg faster):")
+    print_table(header, rows, left=1)
+    print()
+
+
 def print_details(res):
     """Per knseg measurement: throughput of both passes and memory, planned and resident."""
     header = ["workload", "GFLOP/fwd", "fwd GFLOP/s", "% sgemm", "train GFLOP/s", "% sgemm",
@@ -366,6 +391,7 @@ def main():
     print_sgemm(res)
     print_warnings(res)
     print_main(res)
+    print_ort(res)
     print_details(res)
     print_scaling(res)
     print_targets(res)

@@ -393,6 +393,26 @@ static void test_fixed_size_and_repeatable(void **state)
 	tmpdir_remove(dir);
 }
 
+/* Without a checkpoint: an untrained network of the configuration asked for, with
+ * every parameter present (read back as in test_structure, by count). */
+static void test_untrained(void **state)
+{
+	char *dir = tmpdir_create(), args[1024], *out = NULL, *err = NULL;
+
+	(void)state;
+	if (!knseg_program_or_skip())
+		return;
+	snprintf(args, sizeof args,
+		 "export --onnx %s/u.onnx --arch knresnet34 --head fpn --width 0.125 --classes 7 "
+		 "--seed 5",
+		 dir);
+	assert_int_equal(run_knseg(dir, args, &out, &err), 0);
+	assert_non_null(strstr(out, "knresnet34 fpn width 0.125, 7 classes"));
+	free(out);
+	free(err);
+	tmpdir_remove(dir);
+}
+
 static void expect_failure(const char *dir, const char *args, int status, const char *msg)
 {
 	char *out = NULL, *err = NULL;
@@ -773,6 +793,7 @@ int main(void)
 	const struct CMUnitTest plain[] = {
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_fixed_size_and_repeatable),
+		cmocka_unit_test(test_untrained),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_checker),
 		cmocka_unit_test(test_runner_selftest),
