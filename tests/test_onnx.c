@@ -455,8 +455,8 @@ static void test_errors(void **state)
 	snprintf(args, sizeof args, "export --checkpoint %s --onnx %s/no/such/dir/m.onnx", FIXTURE,
 		 dir);
 	expect_failure(dir, args, 1, "m.onnx");
-	snprintf(args, sizeof args, "export --onnx %s/m.onnx", dir);
-	expect_failure(dir, args, 2, "--checkpoint");
+	snprintf(args, sizeof args, "export --checkpoint %s", FIXTURE);
+	expect_failure(dir, args, 2, "--onnx");
 	{
 		char *m = tmp_path(dir, "m.onnx");
 		FILE *f = fopen(m, "rb");
